@@ -1,0 +1,368 @@
+"""The generic EM driver: validation order, initialisation, restarts,
+convergence, warm start, verbose output, best-run choice, final E-step, and
+predict / score / sample. It follows ``sklearn.mixture.BaseMixture`` (1.9.1)
+step by step; the per-type work goes through the covariance table and the
+fused kernels, so no (n_samples, n_components) array is built in ``fit``.
+"""
+
+import numbers
+import warnings
+from time import time
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._initialization import initial_stats
+from ._stats import Params, estep_stats, kernel_args, mean_loglik, mstep, no_weights
+from ._threading import call_kernel
+
+_FLOAT_DTYPES = [np.float64, np.float32]
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """Validated float64 sample weights, or an empty array for "all ones"."""
+    if sample_weight is None:
+        return no_weights()
+    if isinstance(sample_weight, numbers.Number):
+        sw = np.full(n_samples, sample_weight, dtype=np.float64)
+    else:
+        try:
+            sw = np.asarray(sample_weight, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"sample_weight must be numeric: {exc}") from None
+    if sw.ndim != 1:
+        raise ValueError(
+            f"Sample weights must be 1D array or scalar, got {sw.ndim}D array "
+            f"of shape {sw.shape}."
+        )
+    if sw.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight.shape == {sw.shape}, expected ({n_samples},)!"
+        )
+    if not np.all(np.isfinite(sw)):
+        raise ValueError("sample_weight must contain only finite values (no NaN or inf).")
+    if np.any(sw < 0):
+        raise ValueError("Negative values in data passed to `sample_weight`")
+    if not np.any(sw > 0):
+        raise ValueError("Sample weights must contain at least one non-zero value.")
+    return np.ascontiguousarray(sw)
+
+
+class BaseMixture(DensityMixin, BaseEstimator):
+    """Generic EM fitting on fused kernels (see :class:`GaussianMixture`)."""
+
+    # --- hooks implemented by the concrete mixture -------------------------
+    def _covariance(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check_parameters(self, X):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _initial_params(self, X, sw, random_state):  # pragma: no cover
+        raise NotImplementedError
+
+    # --- fitting ------------------------------------------------------------
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate model parameters with the EM algorithm.
+
+        The model is fitted ``n_init`` times and the parameters of the run
+        with the largest lower bound (mean log-likelihood) are kept. Each run
+        stops after ``max_iter`` iterations or when the lower bound changes by
+        less than ``tol``. With ``warm_start=True`` the previous fit is the
+        starting point and ``n_init`` is ignored.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data. float32 and float64 are used as they are; other
+            numeric types are converted to float64.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative finite weights; a weight acts as a count (an integer
+            weight gives the same model as repeating the row). ``None`` means
+            all ones. Not available in scikit-learn.
+
+        Returns
+        -------
+        self : object
+            The fitted mixture.
+        """
+        self._fit(X, sample_weight, want_labels=False)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit the model and predict the labels of ``X``.
+
+        Equal to ``fit(X).predict(X)`` for any ``max_iter``, ``tol`` and
+        ``random_state``: a final E-step follows the choice of the best run.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative finite weights (see :meth:`fit`).
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), dtype int64
+            Component labels.
+        """
+        return self._fit(X, sample_weight, want_labels=True)
+
+    def _fit(self, X, sample_weight, want_labels):
+        self._validate_params()
+        X = validate_data(
+            self, X, dtype=_FLOAT_DTYPES, ensure_min_samples=2, order="C"
+        )
+        if X.shape[0] < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components "
+                f"but got n_components = {self.n_components}, "
+                f"n_samples = {X.shape[0]}"
+            )
+        self._check_parameters(X)
+        sw = check_sample_weight(sample_weight, X.shape[0])
+        ct = self._covariance()
+        dtype = X.dtype
+
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        max_lower_bound = -np.inf
+        best_lower_bounds = []
+        best_params = None
+        best_n_iter = 0
+        self.converged_ = False
+        random_state = check_random_state(self.random_state)
+
+        if not do_init:
+            params = self._current_params()
+
+        for init in range(n_init):
+            self._print_verbose_msg_init_beg(init)
+            if do_init:
+                params = self._initial_params(X, sw, random_state)
+            lower_bound = -np.inf if do_init else self.lower_bound_
+            current_lower_bounds = []
+
+            if self.max_iter == 0:
+                best_params = params
+                best_n_iter = 0
+                continue
+            converged = False
+            for n_iter in range(1, self.max_iter + 1):
+                prev_lower_bound = lower_bound
+                total, shift = estep_stats(ct, X, sw, params)
+                params = mstep(ct, total, shift, self.reg_covar, dtype)
+                lower_bound = dtype.type(mean_loglik(total))
+                current_lower_bounds.append(lower_bound)
+                change = lower_bound - prev_lower_bound
+                self._print_verbose_msg_iter_end(n_iter, change)
+                if abs(change) < self.tol:
+                    converged = True
+                    break
+            self._print_verbose_msg_init_end(lower_bound, converged)
+            if lower_bound > max_lower_bound or max_lower_bound == -np.inf:
+                max_lower_bound = lower_bound
+                best_params = params
+                best_n_iter = n_iter
+                best_lower_bounds = current_lower_bounds
+                self.converged_ = converged
+
+        if not self.converged_ and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. "
+                "Try different init parameters, or increase max_iter, "
+                "tol, or check for degenerate data.",
+                ConvergenceWarning,
+            )
+        self._set_parameters(best_params, dtype)
+        self.n_iter_ = best_n_iter
+        self.lower_bound_ = max_lower_bound
+        self.lower_bounds_ = best_lower_bounds
+        if want_labels:
+            return self._score_rows(X, want_resp=False, want_labels=True)[2]
+        return None
+
+    # --- parameters -----------------------------------------------------------
+    def _current_params(self):
+        cov = getattr(self, "covariances_", None)
+        return Params(
+            np.asarray(self.weights_, dtype=np.float64),
+            np.asarray(self.means_, dtype=np.float64),
+            None if cov is None else np.asarray(cov, dtype=np.float64),
+            np.asarray(self.precisions_cholesky_, dtype=np.float64),
+        )
+
+    def _set_parameters(self, params, dtype):
+        ct = self._covariance()
+        U = params.precisions_cholesky
+        self.weights_ = params.weights.astype(dtype)
+        self.means_ = params.means.astype(dtype)
+        cov = params.covariances
+        if cov is None:  # precisions given by the user and max_iter=0
+            cov = _inverse_of_precisions(ct.precisions(U))
+        self.covariances_ = np.asarray(cov).astype(dtype)
+        self.precisions_cholesky_ = U.astype(dtype)
+        self.precisions_ = ct.precisions(U).astype(dtype)
+
+    # --- inference ------------------------------------------------------------
+    def _validate_X_predict(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES, order="C")
+
+    def _score_rows(self, X, want_resp, want_labels):
+        """One parallel pass: (log-likelihood, responsibilities, labels)."""
+        ct = self._covariance()
+        means, U, const, center = kernel_args(ct, self._current_params())
+        n = X.shape[0]
+        K = means.shape[0]
+        lpn = np.empty(n, dtype=X.dtype)
+        resp = np.empty((n if want_resp else 0, K if want_resp else 0), dtype=X.dtype)
+        labels = np.empty(n if want_labels else 0, dtype=np.int64)
+        call_kernel(ct.kernels.score_rows, X, means, U, const, center, lpn, resp, labels)
+        return lpn, resp, labels
+
+    def score_samples(self, X):
+        """Compute the log-likelihood of each sample under the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+            Log-likelihood of each sample, in X's floating dtype.
+        """
+        X = self._validate_X_predict(X)
+        return self._score_rows(X, False, False)[0]
+
+    def score(self, X, y=None):
+        """Compute the per-sample average log-likelihood of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        log_likelihood : float
+            Mean log-likelihood of ``X`` under the model.
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def predict(self, X):
+        """Predict the component label of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), dtype int64
+            Component labels (arg-max of the weighted log-density).
+        """
+        X = self._validate_X_predict(X)
+        return self._score_rows(X, False, True)[2]
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            Responsibilities; each row sums to 1. The only array of this
+            shape that is allocated.
+        """
+        X = self._validate_X_predict(X)
+        return self._score_rows(X, True, False)[1]
+
+    def sample(self, n_samples=1):
+        """Generate random samples from the fitted mixture.
+
+        As in scikit-learn: rows are grouped by component, and an integer
+        ``random_state`` gives the same samples on every call.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to generate.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features), dtype float64
+            Generated samples.
+        y : ndarray of shape (n_samples,), dtype int64
+            Component of each sample.
+        """
+        check_is_fitted(self)
+        if n_samples < 1:
+            raise ValueError(
+                "Invalid value for 'n_samples': %d . The sampling requires at "
+                "least one sample." % (self.n_components)
+            )
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_)
+        blocks = self._covariance().sample(rng, self.means_, self.covariances_, counts)
+        X = np.vstack(blocks)
+        y = np.concatenate(
+            [np.full(int(c), i, dtype=np.int64) for i, c in enumerate(counts)]
+        )
+        return X, y
+
+    # --- verbose (sklearn's wording) -----------------------------------------
+    def _print_verbose_msg_init_beg(self, n_init):
+        if self.verbose == 1:
+            print("Initialization %d" % n_init)
+        elif self.verbose >= 2:
+            print("Initialization %d" % n_init)
+            self._init_prev_time = time()
+            self._iter_prev_time = self._init_prev_time
+
+    def _print_verbose_msg_iter_end(self, n_iter, diff_ll):
+        if n_iter % self.verbose_interval == 0:
+            if self.verbose == 1:
+                print("  Iteration %d" % n_iter)
+            elif self.verbose >= 2:
+                cur_time = time()
+                print(
+                    "  Iteration %d\t time lapse %.5fs\t ll change %.5f"
+                    % (n_iter, cur_time - self._iter_prev_time, diff_ll)
+                )
+                self._iter_prev_time = cur_time
+
+    def _print_verbose_msg_init_end(self, lb, init_has_converged):
+        converged_msg = "converged" if init_has_converged else "did not converge"
+        if self.verbose == 1:
+            print(f"Initialization {converged_msg}.")
+        elif self.verbose >= 2:
+            t = time() - self._init_prev_time
+            print(
+                f"Initialization {converged_msg}. time lapse {t:.5f}s\t lower bound"
+                f" {lb:.5f}."
+            )
+
+
+def _inverse_of_precisions(P):
+    P = np.asarray(P, dtype=np.float64)
+    if P.ndim >= 2:
+        return np.linalg.inv(P)
+    return 1.0 / P

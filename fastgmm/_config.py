@@ -1,0 +1,56 @@
+"""Numba flags, chunk size and environment opt-ins, read once at import.
+
+Environment variables
+---------------------
+FASTGMM_CACHE
+    ``0`` turns the on-disk cache of compiled kernels off (default on).
+FASTGMM_FASTMATH
+    ``1`` compiles the kernels with ``fastmath=True``: faster reductions, but
+    results then depend on vectorisation and are no longer bitwise stable
+    across machines (default off).
+"""
+
+import os
+
+import numba
+
+
+def _flag(name, default):
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    return value not in ("0", "false", "no", "off")
+
+
+#: Rows per chunk of every parallel pass. A constant (never derived from the
+#: thread count) so that sums are bitwise identical for any number of threads.
+CHUNK_SIZE = 4096
+
+#: Upper bound, in bytes, on the per-chunk partial statistics held at once.
+PARTIALS_BYTES = 64 * 2**20
+
+CACHE = _flag("FASTGMM_CACHE", True)
+FASTMATH = _flag("FASTGMM_FASTMATH", False)
+
+
+def _decorate(func, **options):
+    options.setdefault("nogil", True)
+    options.setdefault("fastmath", FASTMATH)
+    if CACHE:
+        try:
+            return numba.njit(cache=True, **options)(func)
+        except RuntimeError:
+            # No writable cache location (read-only install, no home dir):
+            # compile in memory instead, quietly.
+            pass
+    return numba.njit(cache=False, **options)(func)
+
+
+def jit(func):
+    """Serial kernel helper: ``njit(nogil=True)``, cached when possible."""
+    return _decorate(func)
+
+
+def pjit(func):
+    """Parallel kernel driver: ``njit(parallel=True, nogil=True)``, cached."""
+    return _decorate(func, parallel=True)

@@ -1,0 +1,233 @@
+"""The covariance-type table: kernels, shapes, parameter counts, M-step.
+
+The driver looks a type up once (``COVARIANCE_TYPES[name]``) and then only
+calls the entry's functions; it never compares type strings itself.
+
+All functions here work on float64 parameters. ``U`` is sklearn's
+``precisions_cholesky_`` (upper-triangular, precision = U U^T, for full and
+tied; 1/sigma for diag and spherical).
+"""
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Callable
+
+import numpy as np
+from scipy import linalg
+
+from ._kernels import diag, full, spherical, tied
+
+ILL_DEFINED = (
+    "Fitting the mixture model failed because some components have "
+    "ill-defined empirical covariance (for instance caused by singleton "
+    "or collapsed samples). Try to decrease the number of components, "
+    "increase reg_covar, or scale the input data."
+)
+ILL_DEFINED_FLOAT32 = (
+    " The numerical accuracy can also be improved by passing float64"
+    " data instead of float32."
+)
+
+
+def ill_defined_error(dtype):
+    msg = ILL_DEFINED
+    if np.dtype(dtype) == np.float32:
+        msg += ILL_DEFINED_FLOAT32
+    return ValueError(msg)
+
+
+def _sym_upper(S2, d):
+    """Symmetric matrices from flat upper triangles (..., d*d)."""
+    A = S2.reshape(-1, d, d)
+    A = np.triu(A)
+    return A + np.swapaxes(np.triu(A, 1), -1, -2)
+
+
+def _chol_upper_inverse(cov, dtype):
+    """U with U U^T = inv(cov), as sklearn: U = inv(cholesky(cov, lower)).T."""
+    if not np.all(np.isfinite(cov)):
+        raise ill_defined_error(dtype)
+    try:
+        L = linalg.cholesky(cov, lower=True)
+    except linalg.LinAlgError:
+        raise ill_defined_error(dtype) from None
+    d = cov.shape[0]
+    return linalg.solve_triangular(L, np.eye(d), lower=True).T
+
+
+def _chol_from_precision(P):
+    """Upper U with U U^T = P, by the flip trick (sklearn #26415)."""
+    return np.flipud(np.fliplr(linalg.cholesky(np.flipud(np.fliplr(P)), lower=True)))
+
+
+def _positive_sqrt_inv(cov, dtype):
+    if not np.all(np.isfinite(cov)) or np.any(cov <= 0.0):
+        raise ill_defined_error(dtype)
+    return 1.0 / np.sqrt(cov)
+
+
+# --- full -----------------------------------------------------------------
+def _full_cov(N, S1, S2, delta, nk, reg, d):
+    C = _sym_upper(S2, d)
+    C -= S1[:, :, None] * delta[:, None, :] + delta[:, :, None] * S1[:, None, :]
+    C += N[:, None, None] * delta[:, :, None] * delta[:, None, :]
+    C /= nk[:, None, None]
+    C[:, np.arange(d), np.arange(d)] += reg
+    return C
+
+
+def _full_prec_chol(cov, dtype):
+    return np.stack([_chol_upper_inverse(c, dtype) for c in cov])
+
+
+def _full_logdet(U):
+    return np.sum(np.log(np.diagonal(U, axis1=1, axis2=2)), axis=1)
+
+
+def _full_precisions(U):
+    return np.matmul(U, np.swapaxes(U, 1, 2))
+
+
+def _full_from_precisions(P):
+    return np.stack([_chol_from_precision(p) for p in P])
+
+
+def _full_sample(rng, means, cov, counts):
+    return [rng.multivariate_normal(m, c, int(s)) for m, c, s in zip(means, cov, counts)]
+
+
+# --- tied -----------------------------------------------------------------
+def _tied_cov(N, S1, S2, delta, nk, reg, d):
+    C = _sym_upper(S2, d)[0]
+    C -= S1.T @ delta + delta.T @ S1
+    C += (delta * N[:, None]).T @ delta
+    C /= nk.sum()
+    C.flat[:: d + 1] += reg
+    return C
+
+
+def _tied_logdet(U):
+    return np.sum(np.log(np.diag(U)))
+
+
+def _tied_precisions(U):
+    return U @ U.T
+
+
+def _tied_sample(rng, means, cov, counts):
+    return [rng.multivariate_normal(m, cov, int(s)) for m, s in zip(means, counts)]
+
+
+# --- diag -----------------------------------------------------------------
+def _diag_cov(N, S1, S2, delta, nk, reg, d):
+    S2 = S2.reshape(-1, d)
+    return (S2 - 2.0 * S1 * delta + N[:, None] * delta**2) / nk[:, None] + reg
+
+
+def _diag_logdet(U):
+    return np.sum(np.log(U), axis=1)
+
+
+def _square(U):
+    return U**2
+
+
+def _sqrt(P):
+    return np.sqrt(P)
+
+
+def _diag_sample(rng, means, cov, counts):
+    d = means.shape[1]
+    return [
+        m + rng.standard_normal(size=(int(s), d)) * np.sqrt(c)
+        for m, c, s in zip(means, cov, counts)
+    ]
+
+
+# --- spherical ------------------------------------------------------------
+def _spherical_cov(N, S1, S2, delta, nk, reg, d):
+    num = S2 - 2.0 * np.sum(S1 * delta, axis=1) + N * np.sum(delta**2, axis=1)
+    return num / nk / d + reg
+
+
+def _spherical_logdet_factory(U, d):
+    return d * np.log(U)
+
+
+@dataclass(frozen=True)
+class CovarianceType:
+    """Everything type-specific the generic driver needs."""
+
+    name: str
+    kernels: ModuleType
+    #: shape of precisions_init / precisions_ / covariances_ for (K, d)
+    shape: Callable
+    #: number of free covariance parameters for (K, d)
+    n_cov_params: Callable
+    #: (N, S1, S2, delta, nk, reg, d) -> covariances
+    covariances: Callable
+    #: (covariances, dtype) -> U, raising sklearn's ill-defined error
+    prec_chol: Callable
+    #: (U, d) -> log det(U) per component (broadcastable to (K,))
+    logdet: Callable
+    #: U -> precisions
+    precisions: Callable
+    #: precisions -> U
+    prec_chol_from_precisions: Callable
+    #: (rng, means, covariances, counts) -> list of sample blocks
+    sample: Callable
+    #: statistics are shifted by a single centre rather than by the means
+    shift_is_center: bool = False
+
+
+COVARIANCE_TYPES = {
+    "full": CovarianceType(
+        "full",
+        full,
+        lambda K, d: (K, d, d),
+        lambda K, d: K * d * (d + 1) / 2.0,
+        _full_cov,
+        _full_prec_chol,
+        lambda U, d: _full_logdet(U),
+        _full_precisions,
+        _full_from_precisions,
+        _full_sample,
+    ),
+    "tied": CovarianceType(
+        "tied",
+        tied,
+        lambda K, d: (d, d),
+        lambda K, d: d * (d + 1) / 2.0,
+        _tied_cov,
+        _chol_upper_inverse,
+        lambda U, d: _tied_logdet(U),
+        _tied_precisions,
+        _chol_from_precision,
+        _tied_sample,
+        shift_is_center=True,
+    ),
+    "diag": CovarianceType(
+        "diag",
+        diag,
+        lambda K, d: (K, d),
+        lambda K, d: K * d,
+        _diag_cov,
+        _positive_sqrt_inv,
+        lambda U, d: _diag_logdet(U),
+        _square,
+        _sqrt,
+        _diag_sample,
+    ),
+    "spherical": CovarianceType(
+        "spherical",
+        spherical,
+        lambda K, d: (K,),
+        lambda K, d: K,
+        _spherical_cov,
+        _positive_sqrt_inv,
+        _spherical_logdet_factory,
+        _square,
+        _sqrt,
+        _diag_sample,
+    ),
+}

@@ -1,0 +1,214 @@
+"""Initial responsibilities' statistics, drawing from the RandomState as sklearn.
+
+``'kmeans'`` runs fastgmm's own k-means, which reproduces
+``sklearn.cluster.KMeans(n_clusters=K, n_init=1, random_state=rs)``: the same
+k-means++ seeding (same draws from ``rs``), Lloyd iterations, empty-cluster
+relocation and convergence rule (strict label convergence, or a centre shift
+within ``1e-4`` times the mean feature variance, at most 300 iterations).
+sklearn's KMeans itself is not called (its OpenMP loops deadlock in a child
+forked after the parent used them).
+
+Initialisation never builds an (n_samples, n_components) array: one-hot or
+random responsibilities are generated block by block.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from ._kernels import kmeans as kk
+from ._stats import no_weights
+from ._threading import call_kernel
+
+#: rows of responsibilities materialised at once at initialisation
+BLOCK_ROWS = 1 << 16
+
+KMEANS_MAX_ITER = 300
+KMEANS_TOL = 1e-4
+
+
+def _kmeans_sample_weight(X, sw):
+    # sklearn's _check_sample_weight(dtype=X.dtype): ones when not given
+    if sw is None:
+        return np.ones(X.shape[0], dtype=X.dtype)
+    return sw.astype(X.dtype)
+
+
+def kmeans_plusplus(X, K, rs, sw=None, xmean=None):
+    """Indices of sklearn's k-means++ seeds (``_kmeans_plusplus``).
+
+    ``xmean`` is the centre subtracted from X first (KMeans centres X;
+    the public ``kmeans_plusplus`` does not). Returns ``(indices, centers)``
+    with centers in centred coordinates, float64.
+    """
+    n, d = X.shape
+    if xmean is None:
+        xmean = np.zeros(d, dtype=X.dtype)
+    single = X.dtype == np.float32
+    w = _kmeans_sample_weight(X, sw)
+    w_kernel = no_weights() if sw is None else sw
+    n_local_trials = 2 + int(np.log(K))
+
+    center_id = rs.choice(n, p=w / w.sum())
+    indices = np.full(K, -1, dtype=int)
+    centers = np.empty((K, d))
+    indices[0] = center_id
+    centers[0] = X[center_id] - xmean
+    closest = np.empty(n, dtype=X.dtype)
+    call_kernel(kk.min_sqdist, X, xmean, centers[0], closest, True, single)
+    current_pot = closest.reshape(1, -1) @ w
+
+    for c in range(1, K):
+        rand_vals = rs.uniform(size=n_local_trials) * current_pot
+        candidate_ids = np.searchsorted(np.cumsum(w * closest), rand_vals)
+        np.clip(candidate_ids, None, n - 1, out=candidate_ids)
+        cands = np.ascontiguousarray(X[candidate_ids] - xmean, dtype=np.float64)
+        pots = call_kernel(kk.candidate_pots, X, w_kernel, xmean, cands, closest, single)
+        best = int(np.argmin(pots))
+        call_kernel(kk.min_sqdist, X, xmean, cands[best], closest, False, single)
+        current_pot = (closest.reshape(1, -1) @ w.reshape(-1, 1))[0]
+        indices[c] = candidate_ids[best]
+        centers[c] = cands[best]
+    return indices, centers
+
+
+def kmeans_labels(X, K, rs, sw=None):
+    """Labels of ``KMeans(n_clusters=K, n_init=1, random_state=rs).fit(X, sw)``."""
+    n, d = X.shape
+    single = X.dtype == np.float32
+    xmean = X.mean(axis=0)
+    var = call_kernel(kk.centered_sq_sums, X, xmean.astype(np.float64)) / n
+    tol = float(np.mean(var)) * KMEANS_TOL
+    w = _kmeans_sample_weight(X, sw)
+    w_kernel = no_weights() if sw is None else sw
+
+    _, centers = kmeans_plusplus(X, K, rs, sw, xmean)
+    labels = np.full(n, -1, dtype=np.int32)
+    strict = False
+    for _ in range(KMEANS_MAX_ITER):
+        total = call_kernel(kk.lloyd_step, X, w_kernel, xmean, centers, labels, True)
+        sums = total[: K * d].reshape(K, d)
+        weights = total[K * d : K * d + K]
+        changed = total[-1]
+        _relocate_empty_clusters(X, w, xmean, centers, sums, weights, labels, single)
+        new = _average_centers(sums, weights)
+        shift_tot = float(np.sum((new - centers) ** 2))
+        centers = new
+        if changed == 0:
+            strict = True
+            break
+        if shift_tot <= tol:
+            break
+    if not strict:
+        call_kernel(kk.lloyd_step, X, w_kernel, xmean, centers, labels, False)
+    distinct = len(np.unique(labels))
+    if distinct < K:
+        warnings.warn(
+            "Number of distinct clusters ({}) found smaller than "
+            "n_clusters ({}). Possibly due to duplicate points "
+            "in X.".format(distinct, K),
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return labels
+
+
+def _relocate_empty_clusters(X, w, xmean, centers, sums, weights, labels, single):
+    """sklearn's ``_relocate_empty_clusters_dense``, in place on sums/weights."""
+    empty = np.where(np.equal(weights, 0))[0]
+    n_empty = empty.shape[0]
+    if n_empty == 0:
+        return
+    dist = np.empty(X.shape[0], dtype=X.dtype)
+    call_kernel(kk.assigned_sqdist, X, xmean, centers, labels, dist)
+    far = np.argpartition(dist, -n_empty)[: -n_empty - 1 : -1]
+    if np.max(dist) == 0:
+        return
+    for new_id, far_idx in zip(empty, far):
+        wi = float(w[far_idx])
+        old_id = labels[far_idx]
+        xf = (X[far_idx] - xmean).astype(np.float64)
+        sums[old_id] -= xf * wi
+        sums[new_id] = xf * wi
+        weights[new_id] = wi
+        weights[old_id] -= wi
+
+
+def _average_centers(sums, weights):
+    """sklearn's ``_average_centers`` (empty clusters copy the heaviest one)."""
+    centers = sums.copy()
+    heaviest = int(np.argmax(weights))
+    for j in range(centers.shape[0]):
+        if weights[j] > 0:
+            centers[j] *= 1.0 / weights[j]
+        else:
+            centers[j] = centers[heaviest]
+    return centers
+
+
+def _one_hot_blocks(labels, K, dtype):
+    n = labels.shape[0]
+    for a in range(0, n, BLOCK_ROWS):
+        b = min(n, a + BLOCK_ROWS)
+        R = np.zeros((b - a, K), dtype=dtype)
+        R[np.arange(b - a), labels[a:b]] = 1
+        yield a, b, R
+
+
+def _random_blocks(rs, n, K, dtype):
+    # rs.uniform(size=(n, K)) drawn block by block gives the same numbers
+    for a in range(0, n, BLOCK_ROWS):
+        b = min(n, a + BLOCK_ROWS)
+        R = np.asarray(rs.uniform(size=(b - a, K)), dtype=dtype)
+        R /= np.sum(R, axis=1)[:, np.newaxis]
+        yield a, b, R
+
+
+def resp_stats(ct, X, sw, blocks, shift_center):
+    """Statistics of given responsibility blocks, all shifted by one centre."""
+    K = None
+    total = None
+    for a, b, R in blocks:
+        K = R.shape[1]
+        means = np.ascontiguousarray(np.broadcast_to(shift_center, (K, X.shape[1])))
+        dummy_U = np.zeros(ct.shape(K, X.shape[1]))
+        part = call_kernel(
+            ct.kernels.stats,
+            X[a:b],
+            sw[a:b] if sw.shape[0] else sw,
+            R,
+            means,
+            dummy_U,
+            np.zeros(K),
+            shift_center,
+        )
+        total = part if total is None else total + part
+    return total
+
+
+def initial_stats(ct, init_params, X, sw, n_components, rs):
+    """Statistics of the initial responsibilities, and their shift (K, d).
+
+    Consumes ``rs`` exactly as sklearn's ``_initialize_parameters``.
+    """
+    n, d = X.shape
+    K = n_components
+    center = np.ascontiguousarray(X.mean(axis=0), dtype=np.float64)
+    sw_opt = sw if sw.shape[0] else None
+    if init_params == "kmeans":
+        labels = kmeans_labels(X, K, rs, sw_opt)
+        blocks = _one_hot_blocks(labels, K, X.dtype)
+        total = resp_stats(ct, X, sw, blocks, center)
+    elif init_params == "random":
+        total = resp_stats(ct, X, sw, _random_blocks(rs, n, K, X.dtype), center)
+    else:
+        if init_params == "random_from_data":
+            indices = rs.choice(n, size=K, replace=False)
+        else:  # 'k-means++'
+            indices, _ = kmeans_plusplus(X, K, rs)
+        Xs = np.ascontiguousarray(X[indices])
+        sws = sw[indices] if sw.shape[0] else sw
+        R = np.eye(K, dtype=X.dtype)
+        total = resp_stats(ct, Xs, sws, [(0, K, R)], center)
+    return total, np.broadcast_to(center, (K, d))

@@ -1,0 +1,136 @@
+"""Kernels for fastgmm's k-means (sklearn's k-means++ seeding and Lloyd steps).
+
+Rows are centred on the fly as ``X[i] - xmean`` computed in X's dtype (as
+sklearn's KMeans centres a copy of X), then squared distances are taken in
+float64 and rounded to X's dtype where sklearn keeps them in X's dtype, so the
+seeding draws the same candidates. Reductions follow the chunk-order rule.
+"""
+
+import numpy as np
+from numba import prange
+
+from .._config import jit, pjit
+from ._common import add_into, chunk_group, chunk_rows, n_chunks, row_weight
+
+
+@jit
+def _sqdist(X, i, xmean, c):
+    s = 0.0
+    for j in range(X.shape[1]):
+        t = np.float64(X[i, j] - xmean[j]) - c[j]
+        s += t * t
+    return s
+
+
+@jit
+def _round(v, single):
+    """v rounded to float32 when X is float32 (sklearn keeps these in X's dtype)."""
+    if single:
+        return np.float64(np.float32(v))
+    return v
+
+
+@pjit
+def centered_sq_sums(X, mean):
+    """Column sums of (X - mean)^2 in float64 (chunk-ordered)."""
+    n, d = X.shape
+    nch = n_chunks(n)
+    part = np.zeros((nch, d))
+    for c in prange(nch):
+        lo, hi = chunk_rows(c, n)
+        for i in range(lo, hi):
+            for j in range(d):
+                t = X[i, j] - mean[j]
+                part[c, j] += t * t
+    total = np.zeros(d)
+    for c in range(nch):
+        add_into(total, part[c])
+    return total
+
+
+@pjit
+def min_sqdist(X, xmean, c, closest, first, single):
+    """closest[i] = min(closest[i], |X[i] - xmean - c|^2) (or = when first)."""
+    n = X.shape[0]
+    for ch in prange(n_chunks(n)):
+        lo, hi = chunk_rows(ch, n)
+        for i in range(lo, hi):
+            v = _round(_sqdist(X, i, xmean, c), single)
+            if first or v < closest[i]:
+                closest[i] = v
+
+
+@pjit
+def candidate_pots(X, sw, xmean, cands, closest, single):
+    """pot[t] = sum_i w_i min(closest_i, |X[i] - xmean - cands[t]|^2)."""
+    n = X.shape[0]
+    T = cands.shape[0]
+    nch = n_chunks(n)
+    part = np.zeros((nch, T))
+    for ch in prange(nch):
+        lo, hi = chunk_rows(ch, n)
+        for i in range(lo, hi):
+            w = row_weight(sw, i)
+            for t in range(T):
+                v = _round(_sqdist(X, i, xmean, cands[t]), single)
+                if closest[i] < v:
+                    v = closest[i]
+                part[ch, t] += w * v
+    total = np.zeros(T)
+    for ch in range(nch):
+        add_into(total, part[ch])
+    return total
+
+
+@jit
+def _lloyd_chunk(X, sw, xmean, centers, labels, lo, hi, update, out):
+    K, d = centers.shape
+    for j in range(out.shape[0]):
+        out[j] = 0.0
+    for i in range(lo, hi):
+        best = 0
+        best_d = _sqdist(X, i, xmean, centers[0])
+        for k in range(1, K):
+            dk = _sqdist(X, i, xmean, centers[k])
+            if dk < best_d:
+                best_d = dk
+                best = k
+        if labels[i] != best:
+            out[K * d + K] += 1.0
+            labels[i] = best
+        if update:
+            w = row_weight(sw, i)
+            out[K * d + best] += w
+            for j in range(d):
+                out[best * d + j] += w * np.float64(X[i, j] - xmean[j])
+
+
+@pjit
+def lloyd_step(X, sw, xmean, centers, labels, update):
+    """Assign labels (in place) and, with ``update``, return the flat vector
+    [weighted sums (K*d), weights (K), number of labels changed]."""
+    n = X.shape[0]
+    K, d = centers.shape
+    width = K * d + K + 1
+    nch = n_chunks(n)
+    group = chunk_group(nch, width)
+    total = np.zeros(width)
+    part = np.empty((group, width))
+    for g0 in range(0, nch, group):
+        g = min(group, nch - g0)
+        for c in prange(g):
+            lo, hi = chunk_rows(g0 + c, n)
+            _lloyd_chunk(X, sw, xmean, centers, labels, lo, hi, update, part[c])
+        for c in range(g):
+            add_into(total, part[c])
+    return total
+
+
+@pjit
+def assigned_sqdist(X, xmean, centers, labels, out):
+    """out[i] = |X[i] - xmean - centers[labels[i]]|^2 (rounded to out's dtype)."""
+    n = X.shape[0]
+    for ch in prange(n_chunks(n)):
+        lo, hi = chunk_rows(ch, n)
+        for i in range(lo, hi):
+            out[i] = _sqdist(X, i, xmean, centers[labels[i]])

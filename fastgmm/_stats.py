@@ -1,0 +1,90 @@
+"""Additive sufficient statistics and the M-step computed from them.
+
+A statistics vector (see ``_kernels``) holds, for responsibilities r_ik
+(times the sample weight) and a shift m_k (the current means, or one centre
+for 'tied'): N_k = sum_i r_ik, S1_k = sum_i r_ik (x_i - m_k), the type's
+second-order sum S2, and T = (sum w_i loglik_i, sum w_i, #non-finite rows).
+Statistics of disjoint row blocks add up, so chunked, out-of-core and
+distributed fits reuse the same M-step.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._kernels._common import split_stats
+from ._threading import call_kernel
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+@dataclass
+class Params:
+    """Mixture parameters in float64 (sklearn's names, minus the underscore)."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+
+    def copy(self):
+        return Params(*(None if a is None else a.copy() for a in self.astuple()))
+
+    def astuple(self):
+        return (self.weights, self.means, self.covariances, self.precisions_cholesky)
+
+
+def kernel_args(ct, params):
+    """(means, U, const, center): the kernels' view of the parameters."""
+    means = np.ascontiguousarray(params.means, dtype=np.float64)
+    U = np.ascontiguousarray(params.precisions_cholesky, dtype=np.float64)
+    weights = np.asarray(params.weights, dtype=np.float64)
+    d = means.shape[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        const = np.log(weights) + ct.logdet(U, d) - 0.5 * d * _LOG_2PI
+    center = np.ascontiguousarray(weights @ means) if np.all(np.isfinite(weights)) else means[0].copy()
+    const = np.ascontiguousarray(np.broadcast_to(const, weights.shape), dtype=np.float64)
+    return means, U, const, center
+
+
+def no_resp(X):
+    """The empty responsibilities argument: compute them from the parameters."""
+    return np.empty((0, 0), dtype=X.dtype)
+
+
+def no_weights():
+    return np.empty(0, dtype=np.float64)
+
+
+def estep_stats(ct, X, sw, params):
+    """One fused pass: statistics shifted by the current parameters."""
+    means, U, const, center = kernel_args(ct, params)
+    total = call_kernel(ct.kernels.stats, X, sw, no_resp(X), means, U, const, center)
+    shift = np.broadcast_to(center, means.shape) if ct.shift_is_center else means
+    return total, shift
+
+
+def mstep(ct, total, shift, reg_covar, dtype, weight_norm=None):
+    """Parameters from statistics, following sklearn's M-step exactly.
+
+    nk = N + 10 eps(dtype); means = (N m + S1) / nk; covariances from the
+    centred second moments; weights = nk / sum(nk), or nk / weight_norm at
+    initialisation (sklearn divides by n_samples there).
+    """
+    K, d = shift.shape
+    N, S1, S2, _ = split_stats(total, K, d)
+    nk = N + 10.0 * np.finfo(dtype).eps
+    means = (N[:, None] * shift + S1) / nk[:, None]
+    delta = means - shift
+    cov = ct.covariances(N, S1, S2, delta, nk, reg_covar, d)
+    norm = nk.sum() if weight_norm is None else weight_norm
+    weights = nk / norm
+    U = ct.prec_chol(cov, dtype)
+    return Params(weights, means, cov, U)
+
+
+def mean_loglik(total):
+    """Weighted mean log-likelihood from a statistics vector."""
+    T = total[-3:]
+    return T[0] / T[1]
