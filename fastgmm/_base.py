@@ -130,9 +130,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
         self._check_parameters(X)
         sw = check_sample_weight(sample_weight, X.shape[0])
         ct = self._covariance()
-        dtype = X.dtype
-
         do_init = not (self.warm_start and hasattr(self, "converged_"))
+        dtype = self._model_dtype(X, do_init)
         n_init = self.n_init if do_init else 1
         max_lower_bound = -np.inf
         best_lower_bounds = []
@@ -182,7 +181,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 "tol, or check for degenerate data.",
                 ConvergenceWarning,
             )
-        self._set_parameters(best_params, dtype)
+        self._set_parameters(best_params, dtype, X.dtype)
         self.n_iter_ = best_n_iter
         self.lower_bound_ = max_lower_bound
         self.lower_bounds_ = best_lower_bounds
@@ -191,6 +190,21 @@ class BaseMixture(DensityMixin, BaseEstimator):
         return None
 
     # --- parameters -----------------------------------------------------------
+    def _model_dtype(self, X, do_init):
+        """dtype of the fitted attributes, as sklearn's arithmetic gives it.
+
+        float32 X gives a float32 model unless the starting parameters
+        (``*_init`` arrays, or the previous fit under warm start) are float64.
+        """
+        if do_init:
+            start = self._init_arrays()
+        else:
+            start = (self.weights_, self.means_, self.precisions_cholesky_)
+        return np.result_type(X.dtype, *(np.asarray(a).dtype for a in start if a is not None))
+
+    def _init_arrays(self):
+        return ()
+
     def _current_params(self):
         cov = getattr(self, "covariances_", None)
         return Params(
@@ -200,7 +214,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
             np.asarray(self.precisions_cholesky_, dtype=np.float64),
         )
 
-    def _set_parameters(self, params, dtype):
+    def _set_parameters(self, params, dtype, X_dtype):
         ct = self._covariance()
         U = params.precisions_cholesky
         self.weights_ = params.weights.astype(dtype)
@@ -208,9 +222,10 @@ class BaseMixture(DensityMixin, BaseEstimator):
         cov = params.covariances
         if cov is None:  # precisions given by the user and max_iter=0
             cov = _inverse_of_precisions(ct.precisions(U))
-        self.covariances_ = np.asarray(cov).astype(dtype)
-        self.precisions_cholesky_ = U.astype(dtype)
-        self.precisions_ = ct.precisions(U).astype(dtype)
+        cov_dtype = X_dtype if ct.covariances_in_X_dtype else dtype
+        self.covariances_ = np.asarray(cov).astype(cov_dtype)
+        self.precisions_cholesky_ = U.astype(cov_dtype)
+        self.precisions_ = ct.precisions(U).astype(cov_dtype)
 
     # --- inference ------------------------------------------------------------
     def _validate_X_predict(self, X):
@@ -223,8 +238,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
         means, U, const, center = kernel_args(ct, self._current_params())
         n = X.shape[0]
         K = means.shape[0]
-        lpn = np.empty(n, dtype=X.dtype)
-        resp = np.empty((n if want_resp else 0, K if want_resp else 0), dtype=X.dtype)
+        out_dtype = np.result_type(X.dtype, self.means_.dtype)
+        lpn = np.empty(n, dtype=out_dtype)
+        resp = np.empty((n if want_resp else 0, K if want_resp else 0), dtype=out_dtype)
         labels = np.empty(n if want_labels else 0, dtype=np.int64)
         call_kernel(ct.kernels.score_rows, X, means, U, const, center, lpn, resp, labels)
         return lpn, resp, labels
@@ -240,7 +256,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         Returns
         -------
         log_prob : ndarray of shape (n_samples,)
-            Log-likelihood of each sample, in X's floating dtype.
+            Log-likelihood of each sample (float32 for float32 X and model).
         """
         X = self._validate_X_predict(X)
         return self._score_rows(X, False, False)[0]

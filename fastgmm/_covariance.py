@@ -106,6 +106,12 @@ def _tied_cov(N, S1, S2, delta, nk, reg, d):
     return C
 
 
+def _tied_partial_resp_cov(XtX, nk, means, reg, d):
+    C = (XtX - (nk * means.T) @ means) / nk.sum()
+    C.flat[:: d + 1] += reg
+    return C
+
+
 def _tied_logdet(U):
     return np.sum(np.log(np.diag(U)))
 
@@ -178,6 +184,14 @@ class CovarianceType:
     sample: Callable
     #: statistics are shifted by a single centre rather than by the means
     shift_is_center: bool = False
+    #: (XtX, N, means, nk, reg, d) -> covariances from sklearn's uncentred
+    #: formula, which uses X^T X over *all* rows: with single-point initial
+    #: responsibilities ('random_from_data', 'k-means++') it differs from the
+    #: centred scatter, and sklearn's initial model is this one
+    partial_resp_covariances: Callable = None
+    #: sklearn allocates this type's covariances (and so precisions) in X's
+    #: dtype, whatever the dtype of user-given initial parameters
+    covariances_in_X_dtype: bool = False
 
 
 COVARIANCE_TYPES = {
@@ -192,6 +206,7 @@ COVARIANCE_TYPES = {
         _full_precisions,
         _full_from_precisions,
         _full_sample,
+        covariances_in_X_dtype=True,
     ),
     "tied": CovarianceType(
         "tied",
@@ -205,6 +220,7 @@ COVARIANCE_TYPES = {
         _chol_from_precision,
         _tied_sample,
         shift_is_center=True,
+        partial_resp_covariances=_tied_partial_resp_cov,
     ),
     "diag": CovarianceType(
         "diag",

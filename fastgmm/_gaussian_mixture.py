@@ -9,7 +9,7 @@ from sklearn.utils import check_array
 
 from ._base import BaseMixture
 from ._covariance import COVARIANCE_TYPES
-from ._initialization import initial_stats
+from ._initialization import initial_stats, uncentred_gram
 from ._stats import Params, mstep
 
 
@@ -226,17 +226,27 @@ class GaussianMixture(BaseMixture):
                 n_features,
             )
 
+    def _init_arrays(self):
+        return (self.weights_init, self.means_init, self.precisions_init)
+
     def _initial_params(self, X, sw, random_state):
         """sklearn's ``_initialize_parameters`` + ``_initialize``, in float64."""
         ct = self._covariance()
         given = (self.weights_init, self.means_init, self.precisions_init)
         params = Params(None, None, None, None)
         if any(p is None for p in given):
-            total, shift = initial_stats(
+            total, shift, partial = initial_stats(
                 ct, self.init_params, X, sw, self.n_components, random_state
             )
             n_total = X.shape[0] if sw.shape[0] == 0 else float(np.sum(sw))
             params = mstep(ct, total, shift, self.reg_covar, X.dtype, weight_norm=n_total)
+            if partial and ct.partial_resp_covariances is not None:
+                XtX = uncentred_gram(ct, X, sw, shift[0])
+                nk = params.weights * n_total
+                params.covariances = ct.partial_resp_covariances(
+                    XtX, nk, params.means, self.reg_covar, X.shape[1]
+                )
+                params.precisions_cholesky = ct.prec_chol(params.covariances, X.dtype)
         if self.weights_init is not None:
             params.weights = np.asarray(self.weights_init, dtype=np.float64)
         if self.means_init is not None:

@@ -165,13 +165,14 @@ def _random_blocks(rs, n, K, dtype):
         yield a, b, R
 
 
-def resp_stats(ct, X, sw, blocks, shift_center):
-    """Statistics of given responsibility blocks, all shifted by one centre."""
-    K = None
+def resp_stats(ct, X, sw, blocks, center, shift=None):
+    """Statistics of given responsibility blocks, shifted by ``shift`` (K, d)
+    (default: ``center`` for every component; 'tied' always uses ``center``)."""
     total = None
     for a, b, R in blocks:
         K = R.shape[1]
-        means = np.ascontiguousarray(np.broadcast_to(shift_center, (K, X.shape[1])))
+        means = np.broadcast_to(center if shift is None else shift, (K, X.shape[1]))
+        means = np.ascontiguousarray(means, dtype=np.float64)
         dummy_U = np.zeros(ct.shape(K, X.shape[1]))
         part = call_kernel(
             ct.kernels.stats,
@@ -181,14 +182,25 @@ def resp_stats(ct, X, sw, blocks, shift_center):
             means,
             dummy_U,
             np.zeros(K),
-            shift_center,
+            center,
         )
         total = part if total is None else total + part
     return total
 
 
+def uncentred_gram(ct_tied, X, sw, center):
+    """X^T W X over all rows (float64), from one centred pass of the tied kernel."""
+    n, d = X.shape
+    blocks = _one_hot_blocks(np.zeros(n, dtype=np.intp), 1, X.dtype)
+    total = resp_stats(ct_tied, X, sw, blocks, center)
+    W, s1, G = total[0], total[1 : 1 + d], total[1 + d : 1 + d + d * d].reshape(d, d)
+    G = np.triu(G) + np.triu(G, 1).T
+    return G + np.outer(s1, center) + np.outer(center, s1) + W * np.outer(center, center)
+
+
 def initial_stats(ct, init_params, X, sw, n_components, rs):
-    """Statistics of the initial responsibilities, and their shift (K, d).
+    """Statistics of the initial responsibilities, their shift (K, d), and
+    whether the responsibilities cover only K rows (single-point inits).
 
     Consumes ``rs`` exactly as sklearn's ``_initialize_parameters``.
     """
@@ -207,8 +219,12 @@ def initial_stats(ct, init_params, X, sw, n_components, rs):
             indices = rs.choice(n, size=K, replace=False)
         else:  # 'k-means++'
             indices, _ = kmeans_plusplus(X, K, rs)
+        # one point per component: shifting by the point itself makes the
+        # scatter exactly zero, as in sklearn
         Xs = np.ascontiguousarray(X[indices])
         sws = sw[indices] if sw.shape[0] else sw
         R = np.eye(K, dtype=X.dtype)
-        total = resp_stats(ct, Xs, sws, [(0, K, R)], center)
-    return total, np.broadcast_to(center, (K, d))
+        shift = np.broadcast_to(center, (K, d)) if ct.shift_is_center else Xs.astype(np.float64)
+        total = resp_stats(ct, Xs, sws, [(0, K, R)], center, shift)
+        return total, shift, True
+    return total, np.broadcast_to(center, (K, d)), False

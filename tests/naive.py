@@ -1,0 +1,117 @@
+"""Plain-NumPy twins of every fastgmm kernel (no Numba), for the tests.
+
+Written for clarity, in float64, with whole (n, K) arrays: the opposite of
+the kernels' chunked, fused loops.
+"""
+
+import numpy as np
+from scipy.special import logsumexp
+
+LOG_2PI = np.log(2 * np.pi)
+
+
+def log_gaussian(X, means, U, cov_type):
+    """(n, K) log N(x_i | mu_k, Sigma_k) from precision Cholesky factors."""
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    K = means.shape[0]
+    out = np.empty((n, K))
+    for k in range(K):
+        D = X - means[k]
+        if cov_type == "full":
+            maha = np.sum((D @ U[k]) ** 2, axis=1)
+            logdet = np.sum(np.log(np.diag(U[k])))
+        elif cov_type == "tied":
+            maha = np.sum((D @ U) ** 2, axis=1)
+            logdet = np.sum(np.log(np.diag(U)))
+        elif cov_type == "diag":
+            maha = np.sum((D * U[k]) ** 2, axis=1)
+            logdet = np.sum(np.log(U[k]))
+        else:
+            maha = np.sum(D**2, axis=1) * U[k] ** 2
+            logdet = d * np.log(U[k])
+        out[:, k] = -0.5 * (d * LOG_2PI + maha) + logdet
+    return out
+
+
+def score_rows(X, weights, means, U, cov_type):
+    """(log-likelihood per row, responsibilities, labels)."""
+    wlp = log_gaussian(X, means, U, cov_type) + np.log(weights)
+    lse = logsumexp(wlp, axis=1)
+    return lse, np.exp(wlp - lse[:, None]), np.argmax(wlp, axis=1)
+
+
+def stats(X, sw, R, weights, means, U, center, cov_type):
+    """The flat statistics vector of ``_kernels.<type>.stats``."""
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    K = means.shape[0]
+    w = np.ones(n) if sw is None else np.asarray(sw, dtype=np.float64)
+    T = np.zeros(3)
+    if R is None:
+        lse, resp, _ = score_rows(X, weights, means, U, cov_type)
+        T[:] = [np.sum(w * lse), np.sum(w), 0.0]
+    else:
+        resp = np.asarray(R, dtype=np.float64)
+    resp = resp * w[:, None]
+    shift = np.broadcast_to(center, (K, d)) if cov_type == "tied" else means
+    N = resp.sum(axis=0)
+    S1 = np.stack([resp[:, k] @ (X - shift[k]) for k in range(K)])
+    if cov_type == "full":
+        S2 = np.stack(
+            [np.triu((resp[:, k, None] * (X - means[k])).T @ (X - means[k])) for k in range(K)]
+        )
+    elif cov_type == "tied":
+        Z = X - center
+        S2 = np.triu((resp.sum(axis=1)[:, None] * Z).T @ Z)
+    elif cov_type == "diag":
+        S2 = np.stack([resp[:, k] @ (X - means[k]) ** 2 for k in range(K)])
+    else:
+        S2 = np.array([resp[:, k] @ np.sum((X - means[k]) ** 2, axis=1) for k in range(K)])
+    return np.concatenate([N, S1.ravel(), S2.ravel(), T])
+
+
+def sklearn_mstep(X, resp, reg_covar, cov_type, weight_norm=None):
+    """sklearn's M-step formulas (uncentred where sklearn's are), float64."""
+    X = np.asarray(X, dtype=np.float64)
+    nk = resp.sum(axis=0) + 10 * np.finfo(np.float64).eps
+    means = resp.T @ X / nk[:, None]
+    d = X.shape[1]
+    if cov_type == "full":
+        cov = np.empty((len(nk), d, d))
+        for k in range(len(nk)):
+            D = X - means[k]
+            cov[k] = (resp[:, k] * D.T) @ D / nk[k]
+            cov[k].flat[:: d + 1] += reg_covar
+    elif cov_type == "tied":
+        cov = (X.T @ X - (nk * means.T) @ means) / nk.sum()
+        cov.flat[:: d + 1] += reg_covar
+    else:
+        cov = resp.T @ (X * X) / nk[:, None] - means**2 + reg_covar
+        if cov_type == "spherical":
+            cov = cov.mean(axis=1)
+    weights = nk / (nk.sum() if weight_norm is None else weight_norm)
+    return weights, means, cov
+
+
+# --- k-means ----------------------------------------------------------------
+def sqdist_rows(X, xmean, c):
+    Xc = (np.asarray(X) - xmean).astype(np.float64)
+    return np.sum((Xc - c) ** 2, axis=1)
+
+
+def lloyd_step(X, sw, xmean, centers, labels):
+    """Returns (new labels, [sums, weights, n_changed]) as ``lloyd_step``."""
+    Xc = (np.asarray(X) - xmean).astype(np.float64)
+    w = np.ones(len(X)) if sw is None else sw
+    D = ((Xc[:, None, :] - centers[None]) ** 2).sum(-1)
+    new = np.argmin(D, axis=1).astype(np.int32)
+    K, d = centers.shape
+    sums = np.zeros((K, d))
+    wts = np.zeros(K)
+    for k in range(K):
+        m = new == k
+        sums[k] = w[m] @ Xc[m]
+        wts[k] = w[m].sum()
+    changed = float(np.sum(new != labels))
+    return new, np.concatenate([sums.ravel(), wts, [changed]])

@@ -1,0 +1,169 @@
+"""Every Numba kernel against its plain-NumPy twin in tests/naive.py."""
+
+import numpy as np
+import pytest
+
+from fastgmm._config import CHUNK_SIZE
+from fastgmm._covariance import COVARIANCE_TYPES
+from fastgmm._kernels import kmeans as kk
+from fastgmm._stats import kernel_args, Params
+
+from . import naive
+from .conftest import COV_TYPES, DTYPES, random_params
+
+N_ROWS = 2 * CHUNK_SIZE + 123  # crosses chunk boundaries, ragged last chunk
+
+
+def _data(rng, n, d, dtype, means=None):
+    X = rng.normal(size=(n, d)) * 2
+    if means is not None:
+        X += means[rng.integers(0, len(means), size=n)]
+    return np.ascontiguousarray(X.astype(dtype))
+
+
+def _tol(dtype):
+    return dict(rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_estep_stats_matches_naive(rng, cov_type, dtype, weighted):
+    K, d = 3, 4
+    weights, means, covs, U = random_params(rng, K, d, cov_type)
+    X = _data(rng, N_ROWS, d, dtype, means)
+    sw = rng.uniform(0, 3, size=N_ROWS) if weighted else None
+    ct = COVARIANCE_TYPES[cov_type]
+    m, Uk, const, center = kernel_args(ct, Params(weights, means, covs, U))
+    got = ct.kernels.stats(
+        X, np.empty(0) if sw is None else sw, np.empty((0, 0), X.dtype), m, Uk, const, center
+    )
+    want = naive.stats(X, sw, None, weights, means, U, center, cov_type)
+    np.testing.assert_allclose(got, want, **_tol(dtype))
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_given_resp_stats_matches_naive(rng, cov_type, dtype):
+    K, d = 4, 3
+    X = _data(rng, N_ROWS, d, dtype)
+    R = rng.dirichlet(np.ones(K), size=N_ROWS).astype(dtype)
+    sw = rng.uniform(0, 2, size=N_ROWS)
+    center = X.mean(axis=0).astype(np.float64)
+    means = np.ascontiguousarray(np.broadcast_to(center, (K, d)))
+    ct = COVARIANCE_TYPES[cov_type]
+    got = ct.kernels.stats(X, sw, R, means, np.zeros(ct.shape(K, d)), np.zeros(K), center)
+    want = naive.stats(X, sw, R, None, means, None, center, cov_type)
+    np.testing.assert_allclose(got, want, **_tol(dtype))
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_score_rows_matches_naive(rng, cov_type, dtype):
+    K, d = 5, 3
+    weights, means, covs, U = random_params(rng, K, d, cov_type)
+    X = _data(rng, N_ROWS, d, dtype, means)
+    ct = COVARIANCE_TYPES[cov_type]
+    m, Uk, const, center = kernel_args(ct, Params(weights, means, covs, U))
+    lpn = np.empty(N_ROWS)
+    resp = np.empty((N_ROWS, K))
+    labels = np.empty(N_ROWS, dtype=np.int64)
+    ct.kernels.score_rows(X, m, Uk, const, center, lpn, resp, labels)
+    want_lpn, want_resp, want_labels = naive.score_rows(X, weights, means, U, cov_type)
+    np.testing.assert_allclose(lpn, want_lpn, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(resp, want_resp, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(labels, want_labels)
+    # the optional outputs may be skipped
+    lpn2 = np.empty(N_ROWS)
+    ct.kernels.score_rows(X, m, Uk, const, center, lpn2, np.empty((0, 0)), np.empty(0, np.int64))
+    np.testing.assert_array_equal(lpn2, lpn)
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_mstep_from_stats_matches_sklearn_formulas(rng, cov_type):
+    from fastgmm._stats import mstep
+
+    K, d = 3, 4
+    X = _data(rng, 3000, d, np.float64)
+    R = rng.dirichlet(np.ones(K), size=3000)
+    center = X.mean(axis=0)
+    shift = np.broadcast_to(center, (K, d))
+    ct = COVARIANCE_TYPES[cov_type]
+    total = naive.stats(X, None, R, None, np.ascontiguousarray(shift), None, center, cov_type)
+    got = mstep(ct, total, shift, 1e-6, np.float64)
+    w, mu, cov = naive.sklearn_mstep(X, R, 1e-6, cov_type)
+    np.testing.assert_allclose(got.weights, w, rtol=1e-12)
+    np.testing.assert_allclose(got.means, mu, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got.covariances, cov, rtol=1e-9, atol=1e-12)
+
+
+def test_empty_and_unreachable_components_stay_finite(rng):
+    """Zero weight -> -inf log-prob for that component, zero responsibility."""
+    K, d = 3, 2
+    weights, means, covs, U = random_params(rng, K, d, "full")
+    weights = np.array([0.5, 0.5, 0.0])
+    X = _data(rng, 500, d, np.float64, means)
+    ct = COVARIANCE_TYPES["full"]
+    m, Uk, const, center = kernel_args(ct, Params(weights, means, covs, U))
+    got = ct.kernels.stats(X, np.empty(0), np.empty((0, 0)), m, Uk, const, center)
+    assert np.all(np.isfinite(got))
+    assert got[2] == 0.0  # N of the weightless component
+    assert got[-1] == 0.0  # no non-finite rows
+
+
+def test_nonfinite_rows_are_counted_not_propagated(rng):
+    K, d = 2, 2
+    weights, means, covs, U = random_params(rng, K, d, "diag")
+    X = _data(rng, 100, d, np.float64)
+    ct = COVARIANCE_TYPES["diag"]
+    m, Uk, _, center = kernel_args(ct, Params(weights, means, covs, U))
+    const = np.full(K, -np.inf)
+    got = ct.kernels.stats(X, np.empty(0), np.empty((0, 0)), m, Uk, const, center)
+    N_S1_S2 = got[:-3]
+    assert np.all(N_S1_S2 == 0.0)
+    assert got[-3] == -np.inf and got[-1] == 100.0
+
+
+# --- k-means kernels --------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kmeans_distance_kernels(rng, dtype):
+    n, d = N_ROWS, 3
+    X = _data(rng, n, d, dtype)
+    xmean = X.mean(axis=0)
+    c = rng.normal(size=d)
+    single = dtype == np.float32
+    closest = np.empty(n, dtype=dtype)
+    kk.min_sqdist(X, xmean, c, closest, True, single)
+    want = naive.sqdist_rows(X, xmean, c)
+    np.testing.assert_allclose(closest, want.astype(dtype), rtol=1e-6 if single else 1e-12)
+    c2 = rng.normal(size=d)
+    kk.min_sqdist(X, xmean, c2, closest, False, single)
+    want2 = np.minimum(want, naive.sqdist_rows(X, xmean, c2))
+    np.testing.assert_allclose(closest, want2.astype(dtype), rtol=1e-6 if single else 1e-12)
+
+    cands = rng.normal(size=(4, d))
+    sw = rng.uniform(0, 2, size=n)
+    pots = kk.candidate_pots(X, sw, xmean, cands, closest, single)
+    want_pots = [sw @ np.minimum(closest, naive.sqdist_rows(X, xmean, c)) for c in cands]
+    np.testing.assert_allclose(pots, want_pots, rtol=1e-6 if single else 1e-12)
+
+    sums = kk.centered_sq_sums(X, xmean.astype(np.float64))
+    np.testing.assert_allclose(sums, ((X.astype(np.float64) - xmean) ** 2).sum(0), rtol=1e-6 if single else 1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_lloyd_step_matches_naive(rng, weighted):
+    n, d, K = N_ROWS, 2, 4
+    X = _data(rng, n, d, np.float64)
+    xmean = X.mean(axis=0)
+    centers = rng.normal(size=(K, d))
+    sw = rng.uniform(0, 2, size=n) if weighted else None
+    labels = np.full(n, -1, dtype=np.int32)
+    labels[::2] = 1
+    want_labels, want = naive.lloyd_step(X, sw, xmean, centers, labels)
+    got = kk.lloyd_step(X, np.empty(0) if sw is None else sw, xmean, centers, labels, True)
+    np.testing.assert_array_equal(labels, want_labels)
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+    dist = np.empty(n)
+    kk.assigned_sqdist(X, xmean, centers, labels, dist)
+    np.testing.assert_allclose(dist, ((X - xmean - centers[labels]) ** 2).sum(1), rtol=1e-12)
