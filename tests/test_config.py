@@ -1,0 +1,75 @@
+"""Kernel compilation: lazy import, disk cache, quiet fallback, opt-outs."""
+
+import os
+import subprocess
+import sys
+
+import numba
+import numpy as np
+
+
+def _python(code, **env):
+    full_env = dict(os.environ, **env)
+    return subprocess.run(
+        [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_import_compiles_nothing():
+    out = _python(
+        "import fastgmm, fastgmm._kernels.full as f; "
+        "print(len(f.stats.signatures), fastgmm.__version__)"
+    )
+    n_sigs, version = out.split()
+    assert n_sigs == "0"
+    assert version.count(".") == 2
+
+
+def test_cache_can_be_switched_off():
+    out = _python(
+        "import numpy as np, fastgmm; from fastgmm._kernels import full; "
+        "fastgmm.GaussianMixture(2, random_state=0).fit(np.random.rand(50, 2)); "
+        "print(fastgmm._config.CACHE, type(full.stats._cache).__name__)",
+        FASTGMM_CACHE="0",
+    )
+    assert out.split() == ["False", "NullCache"]
+
+
+def test_cache_is_on_by_default():
+    out = _python(
+        "import fastgmm; from fastgmm._kernels import full; "
+        "print(fastgmm._config.CACHE, type(full.stats._cache).__name__)"
+    )
+    assert out.split() == ["True", "FunctionCache"]
+
+
+def test_quiet_fallback_without_writable_cache(monkeypatch):
+    from fastgmm import _config
+
+    real_njit = numba.njit
+
+    def njit_without_locator(*args, cache=False, **kwargs):
+        if cache:
+            def decorate(func):
+                raise RuntimeError("cannot cache function: no locator available")
+            return decorate
+        return real_njit(*args, **kwargs)
+
+    monkeypatch.setattr(_config.numba, "njit", njit_without_locator)
+
+    def twice(x):
+        return 2 * x
+
+    kernel = _config.jit(twice)
+    assert kernel(np.float64(2.0)) == 4.0
+
+
+def test_warmup_compiles_everything():
+    out = _python(
+        "import fastgmm; from fastgmm._kernels import full, tied, diag, spherical, kmeans; "
+        "fastgmm.warmup(); "
+        "print(all(len(m.stats.signatures) >= 2 and len(m.score_rows.signatures) >= 2 "
+        "for m in (full, tied, diag, spherical)), len(kmeans.lloyd_step.signatures))"
+    )
+    ok, n_lloyd = out.split()
+    assert ok == "True" and int(n_lloyd) >= 2

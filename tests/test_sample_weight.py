@@ -1,0 +1,123 @@
+"""sample_weight in fit / fit_predict (an extension over scikit-learn)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+
+from fastgmm import GaussianMixture
+
+from . import naive
+from .conftest import COV_TYPES, precisions_from, random_params
+
+
+def _fixed_init(rng, K, d, cov_type, X):
+    weights, _, covs, _ = random_params(rng, K, d, cov_type)
+    means = X[rng.choice(len(X), K, replace=False)]
+    return dict(
+        weights_init=weights, means_init=means, precisions_init=precisions_from(covs, cov_type)
+    )
+
+
+def _fit(X, sw=None, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return GaussianMixture(**params).fit(X, sample_weight=sw)
+
+
+def _assert_same(a, b, rtol=1e-7):
+    for name in ["weights_", "means_", "covariances_", "precisions_cholesky_"]:
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=rtol, atol=1e-10, err_msg=name)
+    np.testing.assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=rtol)
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(size=(60, 2)) + c for c in ([0, 0], [5, 5], [0, 6])])
+    sw = rng.integers(0, 4, size=len(X))
+    return X, sw
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_integer_weights_equal_repeated_rows(data, cov_type):
+    X, sw = data
+    init = _fixed_init(np.random.default_rng(1), 3, 2, cov_type, X)
+    params = dict(n_components=3, covariance_type=cov_type, tol=0, max_iter=8, **init)
+    _assert_same(_fit(X, sw, **params), _fit(np.repeat(X, sw, axis=0), **params))
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_integer_weights_equal_repeated_rows_with_kmeans_init(data, cov_type):
+    """Weighted k-means++ draws pick the same points as on the repeated rows."""
+    X, sw = data
+    params = dict(n_components=3, covariance_type=cov_type, random_state=0)
+    _assert_same(_fit(X, sw, **params), _fit(np.repeat(X, sw, axis=0), **params), rtol=1e-6)
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_zero_weight_equals_removed_row(data, cov_type):
+    X, sw = data
+    sw = (sw > 0).astype(float)
+    init = _fixed_init(np.random.default_rng(2), 3, 2, cov_type, X)
+    params = dict(n_components=3, covariance_type=cov_type, tol=0, max_iter=8, **init)
+    _assert_same(_fit(X, sw, **params), _fit(X[sw > 0], **params))
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random", "random_from_data"])
+def test_scaling_all_weights_changes_nothing(data, cov_type, init_params):
+    X, sw = data
+    sw = sw + 0.5
+    params = dict(n_components=3, covariance_type=cov_type, random_state=0, init_params=init_params)
+    _assert_same(_fit(X, sw, **params), _fit(X, sw * 7.25, **params), rtol=1e-6)
+
+
+def test_unit_weights_equal_no_weights(data):
+    X, _ = data
+    a = _fit(X, np.ones(len(X)), n_components=3, random_state=0)
+    b = _fit(X, None, n_components=3, random_state=0)
+    _assert_same(a, b, rtol=1e-12)
+
+
+def test_lower_bound_is_weighted_mean_loglik(data):
+    X, sw = data
+    sw = sw + 0.25
+    rng = np.random.default_rng(3)
+    init = _fixed_init(rng, 3, 2, "full", X)
+    gm = _fit(X, sw, n_components=3, max_iter=1, tol=0, **init)
+    U = np.stack([np.linalg.cholesky(p[::-1, ::-1])[::-1, ::-1] for p in init["precisions_init"]])
+    wlp = naive.log_gaussian(X, init["means_init"], U, "full") + np.log(init["weights_init"])
+    expected = np.average(logsumexp(wlp, axis=1), weights=sw)
+    np.testing.assert_allclose(gm.lower_bounds_[0], expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda n: -np.ones(n), "Negative values"),
+        (lambda n: np.r_[np.nan, np.ones(n - 1)], "finite"),
+        (lambda n: np.r_[np.inf, np.ones(n - 1)], "finite"),
+        (lambda n: np.ones(n - 1), "shape"),
+        (lambda n: np.zeros(n), "non-zero"),
+        (lambda n: np.ones((n, 1)), "1D"),
+        (lambda n: ["a"] * n, "numeric"),
+    ],
+)
+def test_bad_sample_weight_raises(data, bad, match):
+    X, _ = data
+    with pytest.raises(ValueError, match=match):
+        GaussianMixture(2).fit(X, sample_weight=bad(len(X)))
+    with pytest.raises(ValueError, match=match):
+        GaussianMixture(2).fit_predict(X, sample_weight=bad(len(X)))
+
+
+def test_inputs_are_not_modified(data):
+    X, sw = data
+    X0, sw0 = X.copy(), sw.copy()
+    X.setflags(write=False)
+    labels = GaussianMixture(3, random_state=0).fit_predict(X, sample_weight=sw)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(sw, sw0)
+    assert labels.shape == (len(X),)
