@@ -37,51 +37,86 @@ def _prepare(means, prec, center):
     return np.empty((0, 0))
 
 
-@jit
-def _scratch(K, d):
-    return np.empty(d)
+#: rows per block: each U_k and S2_k is loaded once per block, not per row
+BLOCK = 32
 
 
 @jit
-def _row_shift(x, means, center, diff, y):
+def _block_diff(X, i0, nb, mean, D):
+    d = mean.shape[0]
+    for b in range(nb):
+        for j in range(d):
+            D[b, j] = X[i0 + b, j] - mean[j]
+
+
+@jit
+def _block_logprob(X, i0, nb, means, prec, const, D, Y, lp):
+    """lp[b, k] for rows i0..i0+nb, component by component."""
     K, d = means.shape
     for k in range(K):
-        for j in range(d):
-            diff[k, j] = x[j] - means[k, j]
-
-
-@jit
-def _row_logprob(x, means, prec, const, center, aux, diff, y, lp):
-    K, d = means.shape
-    _row_shift(x, means, center, diff, y)
-    for k in range(K):
-        # y = (x - mu_k)^T U_k, accumulated over the rows of U_k (contiguous)
-        for j in range(d):
-            y[j] = 0.0
+        _block_diff(X, i0, nb, means[k], D)
+        # Y = D U_k, U_k upper-triangular: rows of U_k reused across the block.
+        # Inner loops run from 0 over 1-D slices so that LLVM vectorises them.
+        for b in range(nb):
+            for j in range(d):
+                Y[b, j] = 0.0
         for l in range(d):
-            a = diff[k, l]
-            for j in range(l, d):
-                y[j] += a * prec[k, l, j]
-        maha = 0.0
-        for j in range(d):
-            maha += y[j] * y[j]
-        lp[k] = const[k] - 0.5 * maha
+            u = prec[k, l, l:]
+            for b in range(nb):
+                a = D[b, l]
+                y = Y[b, l:]
+                for t in range(y.shape[0]):
+                    y[t] += a * u[t]
+        for b in range(nb):
+            maha = 0.0
+            for j in range(d):
+                maha += Y[b, j] * Y[b, j]
+            lp[b, k] = const[k] - 0.5 * maha
 
 
 @jit
-def _row_accumulate(r, diff, y, N, S1, S2):
-    K, d = diff.shape
+def _block_scatter(X, i0, nb, means, r, D, W, N, S1, S2):
+    """N, S1, S2 += the block's contribution, rows in order for every entry."""
+    K, d = means.shape
     for k in range(K):
-        rk = r[k]
-        if rk == 0.0:
+        nz = False
+        for b in range(nb):
+            if r[b, k] != 0.0:
+                nz = True
+        if not nz:
             continue
-        N[k] += rk
-        for j in range(d):
-            a = rk * diff[k, j]
-            S1[k, j] += a
-            row = (k * d + j) * d
-            for l in range(j, d):
-                S2[row + l] += a * diff[k, l]
+        _block_diff(X, i0, nb, means[k], D)
+        for b in range(nb):
+            rk = r[b, k]
+            N[k] += rk
+            for j in range(d):
+                W[b, j] = rk * D[b, j]
+                S1[k, j] += W[b, j]
+        base = k * d * d
+        b = 0
+        # four rows at a time: four products per load/store of S2
+        while b + 4 <= nb:
+            for j in range(d):
+                a0 = W[b, j]
+                a1 = W[b + 1, j]
+                a2 = W[b + 2, j]
+                a3 = W[b + 3, j]
+                s2 = S2[base + j * d + j : base + j * d + d]
+                d0 = D[b, j:]
+                d1 = D[b + 1, j:]
+                d2 = D[b + 2, j:]
+                d3 = D[b + 3, j:]
+                for t in range(s2.shape[0]):
+                    s2[t] += a0 * d0[t] + a1 * d1[t] + a2 * d2[t] + a3 * d3[t]
+            b += 4
+        while b < nb:
+            for j in range(d):
+                a0 = W[b, j]
+                s2 = S2[base + j * d + j : base + j * d + d]
+                d0 = D[b, j:]
+                for t in range(s2.shape[0]):
+                    s2[t] += a0 * d0[t]
+            b += 1
 
 
 @jit
@@ -93,24 +128,24 @@ def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     S1 = out[K : K + K * d].reshape((K, d))
     S2 = out[K + K * d : out.shape[0] - 3]
     T = out[out.shape[0] - 3 :]
-    x = np.empty(d)
-    diff = np.empty((K, d))
-    y = _scratch(K, d)
-    lp = np.empty(K)
-    r = np.empty(K)
+    D = np.empty((BLOCK, d))
+    Y = np.empty((BLOCK, d))
+    lp = np.empty((BLOCK, K))
+    r = np.empty((BLOCK, K))
     given = R.shape[0] != 0
-    for i in range(lo, hi):
-        for j in range(d):
-            x[j] = X[i, j]
-        w = row_weight(sw, i)
+    for i0 in range(lo, hi, BLOCK):
+        nb = min(BLOCK, hi - i0)
         if given:
-            _row_shift(x, means, center, diff, y)
-            for k in range(K):
-                r[k] = R[i, k] * w
+            for b in range(nb):
+                w = row_weight(sw, i0 + b)
+                for k in range(K):
+                    r[b, k] = R[i0 + b, k] * w
         else:
-            _row_logprob(x, means, prec, const, center, aux, diff, y, lp)
-            accumulate_T(T, w, row_resp(lp, w, r))
-        _row_accumulate(r, diff, y, N, S1, S2)
+            _block_logprob(X, i0, nb, means, prec, const, D, Y, lp)
+            for b in range(nb):
+                w = row_weight(sw, i0 + b)
+                accumulate_T(T, w, row_resp(lp[b], w, r[b]))
+        _block_scatter(X, i0, nb, means, r, D, Y, N, S1, S2)
 
 
 @pjit
@@ -137,16 +172,15 @@ def stats(X, sw, R, means, prec, const, center):
 def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
     K, d = means.shape
     lo, hi = chunk_rows(c, X.shape[0])
-    x = np.empty(d)
-    diff = np.empty((K, d))
-    y = _scratch(K, d)
-    lp = np.empty(K)
+    D = np.empty((BLOCK, d))
+    Y = np.empty((BLOCK, d))
+    lp = np.empty((BLOCK, K))
     r = np.empty(K)
-    for i in range(lo, hi):
-        for j in range(d):
-            x[j] = X[i, j]
-        _row_logprob(x, means, prec, const, center, aux, diff, y, lp)
-        finish_row(lp, i, row_resp(lp, 1.0, r), r, lpn, resp, labels)
+    for i0 in range(lo, hi, BLOCK):
+        nb = min(BLOCK, hi - i0)
+        _block_logprob(X, i0, nb, means, prec, const, D, Y, lp)
+        for b in range(nb):
+            finish_row(lp[b], i0 + b, row_resp(lp[b], 1.0, r), r, lpn, resp, labels)
 
 
 @pjit

@@ -41,8 +41,10 @@ def _prepare(means, prec, center):
     for k in range(K):
         for l in range(d):
             t = means[k, l] - center[l]
-            for j in range(l, d):
-                a[k, j] += t * prec[l, j]
+            ak = a[k, l:]
+            u = prec[l, l:]
+            for j in range(ak.shape[0]):
+                ak[j] += t * u[j]
     return a
 
 
@@ -66,8 +68,10 @@ def _row_logprob(x, means, prec, const, center, aux, diff, y, lp):
         y[d + j] = 0.0
     for l in range(d):
         a = y[l]
-        for j in range(l, d):
-            y[d + j] += a * prec[l, j]
+        v = y[d + l : 2 * d]
+        u = prec[l, l:]
+        for j in range(v.shape[0]):
+            v[j] += a * u[j]
     for k in range(K):
         maha = 0.0
         for j in range(d):
@@ -92,9 +96,10 @@ def _row_accumulate(r, diff, y, N, S1, S2):
         return
     for j in range(d):
         a = rs * y[j]
-        row = j * d
-        for l in range(j, d):
-            S2[row + l] += a * y[l]
+        s2 = S2[j * d + j : j * d + d]
+        z = y[j:d]
+        for l in range(s2.shape[0]):
+            s2[l] += a * z[l]
 
 
 @jit
