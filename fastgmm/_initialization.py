@@ -17,12 +17,18 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from ._config import CHUNK_SIZE
 from ._kernels import kmeans as kk
 from ._stats import no_weights
 from ._threading import call_kernel
 
-#: rows of responsibilities materialised at once at initialisation
-BLOCK_ROWS = 1 << 16
+#: bytes of responsibilities materialised at once at initialisation
+BLOCK_BYTES = 4 * 2**20
+
+
+def _block_rows(K, dtype):
+    # bounded memory, but several chunks per block so the pass stays parallel
+    return max(8 * CHUNK_SIZE, BLOCK_BYTES // (K * np.dtype(dtype).itemsize))
 
 KMEANS_MAX_ITER = 300
 KMEANS_TOL = 1e-4
@@ -149,8 +155,9 @@ def _average_centers(sums, weights):
 
 def _one_hot_blocks(labels, K, dtype):
     n = labels.shape[0]
-    for a in range(0, n, BLOCK_ROWS):
-        b = min(n, a + BLOCK_ROWS)
+    rows = _block_rows(K, dtype)
+    for a in range(0, n, rows):
+        b = min(n, a + rows)
         R = np.zeros((b - a, K), dtype=dtype)
         R[np.arange(b - a), labels[a:b]] = 1
         yield a, b, R
@@ -158,8 +165,9 @@ def _one_hot_blocks(labels, K, dtype):
 
 def _random_blocks(rs, n, K, dtype):
     # rs.uniform(size=(n, K)) drawn block by block gives the same numbers
-    for a in range(0, n, BLOCK_ROWS):
-        b = min(n, a + BLOCK_ROWS)
+    rows = _block_rows(K, np.float64)
+    for a in range(0, n, rows):
+        b = min(n, a + rows)
         R = np.asarray(rs.uniform(size=(b - a, K)), dtype=dtype)
         R /= np.sum(R, axis=1)[:, np.newaxis]
         yield a, b, R
