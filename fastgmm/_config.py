@@ -11,6 +11,7 @@ FASTGMM_FASTMATH
 """
 
 import os
+import types
 
 import numba
 
@@ -51,6 +52,24 @@ def jit(func):
     return _decorate(func)
 
 
+def _serial_twin(func):
+    """The same function under another qualified name: its compiled code gets
+    its own disk-cache entry instead of colliding with the parallel one."""
+    twin = types.FunctionType(
+        func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__
+    )
+    twin.__qualname__ = func.__qualname__ + "__serial"
+    twin.__module__ = func.__module__
+    return twin
+
+
 def pjit(func):
-    """Parallel kernel driver: ``njit(parallel=True, nogil=True)``, cached."""
-    return _decorate(func, parallel=True)
+    """Parallel kernel driver: ``njit(parallel=True, nogil=True)``, cached.
+
+    The dispatcher carries ``.serial``, the same driver compiled without
+    threads (``prange`` runs as ``range``; identical results), compiled only if
+    used: in a child forked after a fork-unsafe threading layer started.
+    """
+    dispatcher = _decorate(func, parallel=True)
+    dispatcher.serial = _decorate(_serial_twin(func))
+    return dispatcher
