@@ -15,7 +15,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._initialization import initial_stats
 from ._stats import Params, estep_stats, kernel_args, mean_loglik, mstep, no_weights
 from ._threading import call_kernel
 

@@ -63,14 +63,17 @@ def _time_fit(cls, X, params, max_iter):
         return time.perf_counter() - t0
 
 
+def _difference(time_run, base, extra, repeat):
+    """(min t(base + extra) - min t(base)) / extra: fixed costs cancel, and
+    each minimum is taken separately, which is robust to noise."""
+    t_long = min(time_run(base + extra) for _ in range(repeat))
+    t_short = min(time_run(base) for _ in range(repeat))
+    return (t_long - t_short) / extra
+
+
 def per_iteration(cls, X, params, base=1, extra=3, repeat=3):
-    """Best-of-``repeat`` seconds per EM iteration."""
-    best = np.inf
-    for _ in range(repeat):
-        t_long = _time_fit(cls, X, params, base + extra)
-        t_short = _time_fit(cls, X, params, base)
-        best = min(best, (t_long - t_short) / extra)
-    return best
+    """Seconds per EM iteration of an sklearn-style estimator class."""
+    return _difference(lambda it: _time_fit(cls, X, params, it), base, extra, repeat)
 
 
 def _daal4py_per_iteration(X, params, extra=3, repeat=3):
@@ -84,20 +87,23 @@ def _daal4py_per_iteration(X, params, extra=3, repeat=3):
     K = params["n_components"]
     cov = list(np.linalg.inv(params["precisions_init"]))
     weights = params["weights_init"][None, :]
-    best = np.inf
-    for _ in range(repeat):
-        times = []
-        for iters in (1, 1 + extra):
-            algo = daal4py.em_gmm(
-                nComponents=K, maxIterations=iters, accuracyThreshold=0.0, fptype="double"
-            )
-            t0 = time.perf_counter()
-            res = algo.compute(X, weights, params["means_init"], cov)
-            times.append(time.perf_counter() - t0)
-            if int(np.ravel(res.nIterations)[0]) != iters:
-                return None  # stopped early: not comparable
-        best = min(best, (times[1] - times[0]) / extra)
-    return best
+
+    def run(iters):
+        algo = daal4py.em_gmm(
+            nComponents=K, maxIterations=iters, accuracyThreshold=0.0, fptype="double"
+        )
+        t0 = time.perf_counter()
+        res = algo.compute(X, weights, params["means_init"], cov)
+        seconds = time.perf_counter() - t0
+        if int(np.ravel(res.nIterations)[0]) != iters:
+            raise RuntimeError("daal4py stopped early: not comparable")
+        return seconds
+
+    run(1)  # warm-up
+    try:
+        return _difference(run, 1, extra, repeat)
+    except RuntimeError:
+        return None
 
 
 def _daal4py_in_subprocess(python, name, dtype, extra, repeat):

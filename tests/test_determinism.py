@@ -1,12 +1,10 @@
 """Results are bitwise identical whatever the number of threads."""
 
-import hashlib
 import json
 import os
 import subprocess
 import sys
 
-import pytest
 
 SCRIPT = r"""
 import hashlib, json, warnings

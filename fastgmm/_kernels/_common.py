@@ -11,6 +11,18 @@ import numpy as np
 
 from .._config import CHUNK_SIZE, PARTIALS_BYTES, jit
 
+#: rows per block inside a chunk: kernels work on feature-major blocks
+#: ``Xt[:, :nb]`` with the rows innermost, so that every loop vectorises
+BLOCK = 64
+#: lanes of the striped accumulators: a sum over rows b is kept as LANES
+#: partial sums (b mod LANES), folded in lane order at the end of a chunk
+LANES = 8
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 with trailing zero bits: n*_LN2_HI exact
+_LN2_LO = 1.90821492927058770002e-10
+_EXP_MIN = -708.0  # exp(x) is taken as 0 below (exp(-708) = 3.3e-308)
+
 
 @jit
 def n_chunks(n):
@@ -45,60 +57,6 @@ def row_weight(sw, i):
 
 
 @jit
-def row_resp(lp, w, r):
-    """Log-sum-exp of ``lp`` and responsibilities ``r = w * exp(lp - lse)``.
-
-    Uses one exponential per component: ``r_k = w e_k / sum(e)`` with
-    ``e_k = exp(lp_k - max(lp))``. A row whose log-sum-exp is not finite
-    (every component at -inf, or NaN parameters) gets zero responsibilities;
-    its non-finite log-likelihood is returned for the caller to report.
-    """
-    K = lp.shape[0]
-    m = lp[0]
-    for k in range(1, K):
-        if lp[k] > m:
-            m = lp[k]
-    if not math.isfinite(m):
-        for k in range(K):
-            r[k] = 0.0
-        return m
-    s = 0.0
-    for k in range(K):
-        e = math.exp(lp[k] - m)
-        r[k] = e
-        s += e
-    lse = m + math.log(s)
-    if not math.isfinite(lse):
-        for k in range(K):
-            r[k] = 0.0
-        return lse
-    scale = w / s
-    for k in range(K):
-        r[k] *= scale
-    return lse
-
-
-@jit
-def argmax_first(lp):
-    best = 0
-    for k in range(1, lp.shape[0]):
-        if lp[k] > lp[best]:
-            best = k
-    return best
-
-
-@jit
-def finish_row(lp, i, lse, r, lpn, resp, labels):
-    """Write one row of ``score_rows``' outputs (each optional)."""
-    lpn[i] = lse
-    if resp.shape[0] != 0:
-        for k in range(lp.shape[0]):
-            resp[i, k] = r[k]
-    if labels.shape[0] != 0:
-        labels[i] = argmax_first(lp)
-
-
-@jit
 def accumulate_T(T, w, lse):
     """T = (sum w * loglik, sum w, number of rows with a non-finite loglik)."""
     if math.isfinite(lse):
@@ -107,10 +65,6 @@ def accumulate_T(T, w, lse):
         T[0] += lse
         T[2] += 1.0
     T[1] += w
-
-
-def stats_width(K, d, s2_size):
-    return K + K * d + s2_size + 3
 
 
 def split_stats(total, K, d):
@@ -122,5 +76,166 @@ def split_stats(total, K, d):
     return N, S1, S2, T
 
 
-def empty_like_rows(dtype):
-    return np.empty(0, dtype=dtype)
+@jit
+def load_block(X, i0, nb, Xt):
+    """Xt[:, :nb] = X[i0:i0+nb].T in float64 (a feature-major block)."""
+    d = X.shape[1]
+    for b in range(nb):
+        for j in range(d):
+            Xt[j, b] = X[i0 + b, j]
+
+
+@jit
+def exp_nonpos(x, out, bits):
+    """out = exp(x) for x <= 0, elementwise, vectorisable; out may be x.
+
+    Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, a degree-13 Taylor
+    polynomial for exp(r), and 2^n built from its exponent bits. Plain IEEE
+    operations only, so results are the same on every machine; error <= 1 ulp
+    on [-708, 0]; exactly 0 below -708.
+    """
+    m = x.shape[0]
+    for i in range(m):
+        v = x[i]
+        keep = v > _EXP_MIN
+        v = v if keep else _EXP_MIN
+        n = np.floor(v * _LOG2E + 0.5)
+        r = (v - n * _LN2_HI) - n * _LN2_LO
+        p = 1.0 / 6227020800.0
+        p = p * r + 1.0 / 479001600.0
+        p = p * r + 1.0 / 39916800.0
+        p = p * r + 1.0 / 3628800.0
+        p = p * r + 1.0 / 362880.0
+        p = p * r + 1.0 / 40320.0
+        p = p * r + 1.0 / 5040.0
+        p = p * r + 1.0 / 720.0
+        p = p * r + 1.0 / 120.0
+        p = p * r + 1.0 / 24.0
+        p = p * r + 1.0 / 6.0
+        p = p * r + 0.5
+        p = p * r + 1.0
+        p = p * r + 1.0
+        out[i] = p
+        bits[i] = ((np.int64(n) + 1023) << 52) if keep else 0
+    scale = bits[:m].view(np.float64)
+    for i in range(m):
+        out[i] = out[i] * scale[i]
+
+
+@jit
+def block_resp(lp, nb, sw, i0, r, mx, ssum, bits, lse):
+    """Responsibilities of a block: r[k, b] = w_b exp(lp[k, b] - lse_b).
+
+    ``lp`` is (K, BLOCK); rows are innermost in every loop. ``lse[:nb]``
+    receives each row's log-sum-exp. A row whose maximum is not finite
+    (every component at -inf, or overflowed parameters) gets zero
+    responsibilities and keeps its non-finite log-likelihood.
+    """
+    K = lp.shape[0]
+    m = mx[:nb]
+    s = ssum[:nb]
+    l0 = lp[0, :nb]
+    for b in range(nb):
+        m[b] = l0[b]
+    for k in range(1, K):
+        lk = lp[k, :nb]
+        for b in range(nb):
+            m[b] = lk[b] if lk[b] > m[b] else m[b]
+    for b in range(nb):
+        s[b] = 0.0
+    for k in range(K):
+        lk = lp[k, :nb]
+        rk = r[k, :nb]
+        for b in range(nb):
+            rk[b] = lk[b] - m[b]
+        exp_nonpos(rk, rk, bits)
+        for b in range(nb):
+            s[b] += rk[b]
+    for b in range(nb):
+        if math.isfinite(m[b]):
+            lse[b] = m[b] + math.log(s[b])
+            s[b] = row_weight(sw, i0 + b) / s[b]
+        else:
+            lse[b] = m[b]
+            s[b] = 0.0
+    for k in range(K):
+        rk = r[k, :nb]
+        for b in range(nb):
+            rk[b] *= s[b]
+
+
+@jit
+def given_resp(R, sw, i0, nb, r):
+    """r[k, b] = R[i0 + b, k] * w_b (initialisation)."""
+    K = r.shape[0]
+    for b in range(nb):
+        w = row_weight(sw, i0 + b)
+        for k in range(K):
+            r[k, b] = R[i0 + b, k] * w
+
+
+@jit
+def block_T(T, sw, i0, nb, lse):
+    for b in range(nb):
+        accumulate_T(T, row_weight(sw, i0 + b), lse[b])
+
+
+@jit
+def block_outputs(lp, r, i0, nb, lse, lpn, resp, labels):
+    """Write a block of ``score_rows``' outputs (resp and labels optional)."""
+    K = lp.shape[0]
+    for b in range(nb):
+        lpn[i0 + b] = lse[b]
+    if resp.shape[0] != 0:
+        for b in range(nb):
+            for k in range(K):
+                resp[i0 + b, k] = r[k, b]
+    if labels.shape[0] != 0:
+        for b in range(nb):
+            best = 0
+            for k in range(1, K):
+                if lp[k, b] > lp[best, b]:
+                    best = k
+            labels[i0 + b] = best
+
+
+@jit
+def nonzero(rk):
+    for b in range(rk.shape[0]):
+        if rk[b] != 0.0:
+            return True
+    return False
+
+
+@jit
+def lane_dot(acc, u, v, nb):
+    """acc[t] += sum over rows b = t (mod LANES) of u[b] v[b]."""
+    b0 = 0
+    while b0 + LANES <= nb:
+        for t in range(LANES):
+            acc[t] += u[b0 + t] * v[b0 + t]
+        b0 += LANES
+    for t in range(nb - b0):
+        acc[t] += u[b0 + t] * v[b0 + t]
+
+
+@jit
+def lane_sum(acc, u, nb):
+    """acc[t] += sum over rows b = t (mod LANES) of u[b]."""
+    b0 = 0
+    while b0 + LANES <= nb:
+        for t in range(LANES):
+            acc[t] += u[b0 + t]
+        b0 += LANES
+    for t in range(nb - b0):
+        acc[t] += u[b0 + t]
+
+
+@jit
+def fold_lanes(L, dst):
+    """dst[i] = sum_t L[i, t], in lane order."""
+    for i in range(L.shape[0]):
+        s = 0.0
+        for t in range(LANES):
+            s += L[i, t]
+        dst[i] = s

@@ -14,14 +14,21 @@ from numba import prange
 
 from .._config import jit, pjit
 from ._common import (
-    accumulate_T,
+    BLOCK,
+    LANES,
     add_into,
+    block_outputs,
+    block_resp,
+    block_T,
     chunk_group,
     chunk_rows,
-    finish_row,
+    fold_lanes,
+    given_resp,
+    lane_dot,
+    lane_sum,
+    load_block,
     n_chunks,
-    row_resp,
-    row_weight,
+    nonzero,
 )
 
 
@@ -36,71 +43,98 @@ def _prepare(means, prec, center):
 
 
 @jit
-def _scratch(K, d):
-    return np.empty(K)
+def _work(K, d, scatter):
+    ks = K if scatter else 0
+    return (
+        np.empty(BLOCK),  # x - m
+        np.empty(BLOCK),  # r (x - m)
+        np.empty(BLOCK),  # |x - m|^2
+        np.zeros((ks, LANES)),  # N lanes
+        np.zeros((ks * d, LANES)),  # S1 lanes
+        np.zeros((ks, LANES)),  # S2 lanes
+    )
 
 
 @jit
-def _row_shift(x, means, center, diff, y):
-    # y[k] = |x - m_k|^2, reused by the log-density and the statistics
+def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
     K, d = means.shape
+    q = work[2][:nb]
     for k in range(K):
-        ss = 0.0
+        for b in range(nb):
+            q[b] = 0.0
         for j in range(d):
-            t = x[j] - means[k, j]
-            diff[k, j] = t
-            ss += t * t
-        y[k] = ss
+            m = means[k, j]
+            xt = Xt[j, :nb]
+            for b in range(nb):
+                t = xt[b] - m
+                q[b] += t * t
+        lk = lp[k, :nb]
+        c = const[k]
+        h = 0.5 * (prec[k] * prec[k])
+        for b in range(nb):
+            lk[b] = c - h * q[b]
 
 
 @jit
-def _row_logprob(x, means, prec, const, center, aux, diff, y, lp):
-    K = means.shape[0]
-    _row_shift(x, means, center, diff, y)
+def _block_scatter(X, Xt, i0, nb, means, center, r, work):
+    K, d = means.shape
+    tb, wb, q = work[0][:nb], work[1][:nb], work[2][:nb]
+    NL, S1L, S2L = work[3], work[4], work[5]
     for k in range(K):
-        lp[k] = const[k] - 0.5 * (prec[k] * prec[k]) * y[k]
-
-
-@jit
-def _row_accumulate(r, diff, y, N, S1, S2):
-    K, d = diff.shape
-    for k in range(K):
-        rk = r[k]
-        if rk == 0.0:
+        rk = r[k, :nb]
+        if not nonzero(rk):
             continue
-        N[k] += rk
+        lane_sum(NL[k], rk, nb)
+        for b in range(nb):
+            q[b] = 0.0
         for j in range(d):
-            S1[k, j] += rk * diff[k, j]
-        S2[k] += rk * y[k]
+            m = means[k, j]
+            xt = Xt[j, :nb]
+            for b in range(nb):
+                tb[b] = xt[b] - m
+                wb[b] = rk[b] * tb[b]
+                q[b] += tb[b] * tb[b]
+            lane_sum(S1L[k * d + j], wb, nb)
+        lane_dot(S2L[k], rk, q, nb)
 
 
+@jit
+def _finish(K, d, work, out):
+    fold_lanes(work[3], out[:K])
+    fold_lanes(work[4], out[K : K + K * d])
+    fold_lanes(work[5], out[K + K * d : K + K * d + K])
+
+
+# --- drivers: the same text in every covariance module (Numba binds the
+# --- block functions above as globals, so each module compiles its own) ----
 @jit
 def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     K, d = means.shape
-    for j in range(out.shape[0]):
-        out[j] = 0.0
-    N = out[:K]
-    S1 = out[K : K + K * d].reshape((K, d))
-    S2 = out[K + K * d : out.shape[0] - 3]
-    T = out[out.shape[0] - 3 :]
-    x = np.empty(d)
-    diff = np.empty((K, d))
-    y = _scratch(K, d)
-    lp = np.empty(K)
-    r = np.empty(K)
+    Xt = np.empty((d, BLOCK))
+    lp = np.empty((K, BLOCK))
+    r = np.empty((K, BLOCK))
+    mx = np.empty(BLOCK)
+    ssum = np.empty(BLOCK)
+    lse = np.empty(BLOCK)
+    bits = np.empty(BLOCK, dtype=np.int64)
+    work = _work(K, d, True)
+    T = np.zeros(3)
     given = R.shape[0] != 0
-    for i in range(lo, hi):
-        for j in range(d):
-            x[j] = X[i, j]
-        w = row_weight(sw, i)
+    for i0 in range(lo, hi, BLOCK):
+        nb = min(BLOCK, hi - i0)
+        load_block(X, i0, nb, Xt)
         if given:
-            _row_shift(x, means, center, diff, y)
-            for k in range(K):
-                r[k] = R[i, k] * w
+            given_resp(R, sw, i0, nb, r)
         else:
-            _row_logprob(x, means, prec, const, center, aux, diff, y, lp)
-            accumulate_T(T, w, row_resp(lp, w, r))
-        _row_accumulate(r, diff, y, N, S1, S2)
+            _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp)
+            block_resp(lp, nb, sw, i0, r, mx, ssum, bits, lse)
+            block_T(T, sw, i0, nb, lse)
+        _block_scatter(X, Xt, i0, nb, means, center, r, work)
+    _finish(K, d, work, out)
+    n = out.shape[0]
+    out[n - 3] = T[0]
+    out[n - 2] = T[1]
+    out[n - 1] = T[2]
 
 
 @pjit
@@ -127,16 +161,21 @@ def stats(X, sw, R, means, prec, const, center):
 def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
     K, d = means.shape
     lo, hi = chunk_rows(c, X.shape[0])
-    x = np.empty(d)
-    diff = np.empty((K, d))
-    y = _scratch(K, d)
-    lp = np.empty(K)
-    r = np.empty(K)
-    for i in range(lo, hi):
-        for j in range(d):
-            x[j] = X[i, j]
-        _row_logprob(x, means, prec, const, center, aux, diff, y, lp)
-        finish_row(lp, i, row_resp(lp, 1.0, r), r, lpn, resp, labels)
+    Xt = np.empty((d, BLOCK))
+    lp = np.empty((K, BLOCK))
+    r = np.empty((K, BLOCK))
+    mx = np.empty(BLOCK)
+    ssum = np.empty(BLOCK)
+    lse = np.empty(BLOCK)
+    bits = np.empty(BLOCK, dtype=np.int64)
+    no_weights = np.empty(0)
+    work = _work(K, d, False)
+    for i0 in range(lo, hi, BLOCK):
+        nb = min(BLOCK, hi - i0)
+        load_block(X, i0, nb, Xt)
+        _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp)
+        block_resp(lp, nb, no_weights, i0, r, mx, ssum, bits, lse)
+        block_outputs(lp, r, i0, nb, lse, lpn, resp, labels)
 
 
 @pjit

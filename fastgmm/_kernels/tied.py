@@ -6,7 +6,7 @@
     (x - mu_k)^T U = z^T U - (mu_k - c)^T U = v - a_k,
 
 so each row costs one triangular product plus K*d subtractions; ``a_k`` is
-precomputed once per pass.
+precomputed once per pass (``_prepare``).
 
 Statistics are shifted by ``c`` for every component: N_k = sum r_ik,
 S1_k = sum r_ik z_i, and S2 = sum_i (sum_k r_ik) z_i z_i^T (upper triangle,
@@ -18,15 +18,65 @@ from numba import prange
 
 from .._config import jit, pjit
 from ._common import (
-    accumulate_T,
+    BLOCK,
+    LANES,
     add_into,
+    block_outputs,
+    block_resp,
+    block_T,
     chunk_group,
     chunk_rows,
-    finish_row,
+    fold_lanes,
+    given_resp,
+    lane_dot,
+    lane_sum,
+    load_block,
     n_chunks,
-    row_resp,
-    row_weight,
+    nonzero,
 )
+
+
+@jit
+def _triangular_rows(U, Zt, nb, Vt, y):
+    """Vt[j, :nb] = sum_{l <= j} U[l, j] Zt[l, :nb] (= (Z U)^T for upper U),
+    four terms per load/store, rows innermost."""
+    d = U.shape[0]
+    yy = y[:nb]
+    for j in range(d):
+        for b in range(nb):
+            yy[b] = 0.0
+        l = 0
+        while l + 4 <= j + 1:
+            u0 = U[l, j]
+            u1 = U[l + 1, j]
+            u2 = U[l + 2, j]
+            u3 = U[l + 3, j]
+            d0 = Zt[l, :nb]
+            d1 = Zt[l + 1, :nb]
+            d2 = Zt[l + 2, :nb]
+            d3 = Zt[l + 3, :nb]
+            for b in range(nb):
+                yy[b] += u0 * d0[b] + u1 * d1[b] + u2 * d2[b] + u3 * d3[b]
+            l += 4
+        while l <= j:
+            u0 = U[l, j]
+            d0 = Zt[l, :nb]
+            for b in range(nb):
+                yy[b] += u0 * d0[b]
+            l += 1
+        vj = Vt[j, :nb]
+        for b in range(nb):
+            vj[b] = yy[b]
+
+
+@jit
+def _block_diff_t(Xt, nb, mean, Dt):
+    for l in range(mean.shape[0]):
+        m = mean[l]
+        xt = Xt[l, :nb]
+        dt = Dt[l, :nb]
+        for b in range(nb):
+            dt[b] = xt[b] - m
 
 
 @jit
@@ -49,86 +99,107 @@ def _prepare(means, prec, center):
 
 
 @jit
-def _scratch(K, d):
-    return np.empty(2 * d)
+def _work(K, d, scatter):
+    ks = K if scatter else 0
+    return (
+        np.empty((d, BLOCK)),  # Zt
+        np.empty((d, BLOCK)),  # Vt (log-density), weighted z (scatter)
+        np.empty(BLOCK),  # y
+        np.empty(BLOCK),  # maha
+        np.empty(BLOCK),  # sum_k r
+        np.zeros((ks, LANES)),  # N lanes
+        np.zeros((ks * d, LANES)),  # S1 lanes
+        np.zeros((d * d if scatter else 0, LANES)),  # S2 lanes
+    )
 
 
 @jit
-def _row_shift(x, means, center, diff, y):
-    d = x.shape[0]
-    for j in range(d):
-        y[j] = x[j] - center[j]
-
-
-@jit
-def _row_logprob(x, means, prec, const, center, aux, diff, y, lp):
+def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
     K, d = means.shape
-    _row_shift(x, means, center, diff, y)
-    for j in range(d):
-        y[d + j] = 0.0
-    for l in range(d):
-        a = y[l]
-        v = y[d + l : 2 * d]
-        u = prec[l, l:]
-        for j in range(v.shape[0]):
-            v[j] += a * u[j]
+    Zt, Vt, y, maha = work[0], work[1], work[2], work[3]
+    _block_diff_t(Xt, nb, center, Zt)
+    _triangular_rows(prec, Zt, nb, Vt, y)
+    mh = maha[:nb]
     for k in range(K):
-        maha = 0.0
+        for b in range(nb):
+            mh[b] = 0.0
         for j in range(d):
-            t = y[d + j] - aux[k, j]
-            maha += t * t
-        lp[k] = const[k] - 0.5 * maha
+            a = aux[k, j]
+            vj = Vt[j, :nb]
+            for b in range(nb):
+                t = vj[b] - a
+                mh[b] += t * t
+        lk = lp[k, :nb]
+        c = const[k]
+        for b in range(nb):
+            lk[b] = c - 0.5 * mh[b]
 
 
 @jit
-def _row_accumulate(r, diff, y, N, S1, S2):
-    K, d = diff.shape
-    rs = 0.0
+def _block_scatter(X, Xt, i0, nb, means, center, r, work):
+    K, d = means.shape
+    Zt, Wt, rsum = work[0], work[1], work[4]
+    NL, S1L, S2L = work[5], work[6], work[7]
+    _block_diff_t(Xt, nb, center, Zt)
+    rs = rsum[:nb]
+    for b in range(nb):
+        rs[b] = 0.0
     for k in range(K):
-        rk = r[k]
-        if rk == 0.0:
+        rk = r[k, :nb]
+        for b in range(nb):
+            rs[b] += rk[b]
+        if not nonzero(rk):
             continue
-        rs += rk
-        N[k] += rk
+        lane_sum(NL[k], rk, nb)
         for j in range(d):
-            S1[k, j] += rk * y[j]
-    if rs == 0.0:
-        return
+            lane_dot(S1L[k * d + j], rk, Zt[j], nb)
     for j in range(d):
-        a = rs * y[j]
-        s2 = S2[j * d + j : j * d + d]
-        z = y[j:d]
-        for l in range(s2.shape[0]):
-            s2[l] += a * z[l]
+        wt = Wt[j, :nb]
+        zt = Zt[j, :nb]
+        for b in range(nb):
+            wt[b] = rs[b] * zt[b]
+    for j in range(d):
+        for l in range(j, d):
+            lane_dot(S2L[j * d + l], Wt[j], Zt[l], nb)
 
 
+@jit
+def _finish(K, d, work, out):
+    fold_lanes(work[5], out[:K])
+    fold_lanes(work[6], out[K : K + K * d])
+    fold_lanes(work[7], out[K + K * d : K + K * d + d * d])
+
+
+# --- drivers: the same text in every covariance module (Numba binds the
+# --- block functions above as globals, so each module compiles its own) ----
 @jit
 def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     K, d = means.shape
-    for j in range(out.shape[0]):
-        out[j] = 0.0
-    N = out[:K]
-    S1 = out[K : K + K * d].reshape((K, d))
-    S2 = out[K + K * d : out.shape[0] - 3]
-    T = out[out.shape[0] - 3 :]
-    x = np.empty(d)
-    diff = np.empty((K, d))
-    y = _scratch(K, d)
-    lp = np.empty(K)
-    r = np.empty(K)
+    Xt = np.empty((d, BLOCK))
+    lp = np.empty((K, BLOCK))
+    r = np.empty((K, BLOCK))
+    mx = np.empty(BLOCK)
+    ssum = np.empty(BLOCK)
+    lse = np.empty(BLOCK)
+    bits = np.empty(BLOCK, dtype=np.int64)
+    work = _work(K, d, True)
+    T = np.zeros(3)
     given = R.shape[0] != 0
-    for i in range(lo, hi):
-        for j in range(d):
-            x[j] = X[i, j]
-        w = row_weight(sw, i)
+    for i0 in range(lo, hi, BLOCK):
+        nb = min(BLOCK, hi - i0)
+        load_block(X, i0, nb, Xt)
         if given:
-            _row_shift(x, means, center, diff, y)
-            for k in range(K):
-                r[k] = R[i, k] * w
+            given_resp(R, sw, i0, nb, r)
         else:
-            _row_logprob(x, means, prec, const, center, aux, diff, y, lp)
-            accumulate_T(T, w, row_resp(lp, w, r))
-        _row_accumulate(r, diff, y, N, S1, S2)
+            _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp)
+            block_resp(lp, nb, sw, i0, r, mx, ssum, bits, lse)
+            block_T(T, sw, i0, nb, lse)
+        _block_scatter(X, Xt, i0, nb, means, center, r, work)
+    _finish(K, d, work, out)
+    n = out.shape[0]
+    out[n - 3] = T[0]
+    out[n - 2] = T[1]
+    out[n - 1] = T[2]
 
 
 @pjit
@@ -155,16 +226,21 @@ def stats(X, sw, R, means, prec, const, center):
 def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
     K, d = means.shape
     lo, hi = chunk_rows(c, X.shape[0])
-    x = np.empty(d)
-    diff = np.empty((K, d))
-    y = _scratch(K, d)
-    lp = np.empty(K)
-    r = np.empty(K)
-    for i in range(lo, hi):
-        for j in range(d):
-            x[j] = X[i, j]
-        _row_logprob(x, means, prec, const, center, aux, diff, y, lp)
-        finish_row(lp, i, row_resp(lp, 1.0, r), r, lpn, resp, labels)
+    Xt = np.empty((d, BLOCK))
+    lp = np.empty((K, BLOCK))
+    r = np.empty((K, BLOCK))
+    mx = np.empty(BLOCK)
+    ssum = np.empty(BLOCK)
+    lse = np.empty(BLOCK)
+    bits = np.empty(BLOCK, dtype=np.int64)
+    no_weights = np.empty(0)
+    work = _work(K, d, False)
+    for i0 in range(lo, hi, BLOCK):
+        nb = min(BLOCK, hi - i0)
+        load_block(X, i0, nb, Xt)
+        _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp)
+        block_resp(lp, nb, no_weights, i0, r, mx, ssum, bits, lse)
+        block_outputs(lp, r, i0, nb, lse, lpn, resp, labels)
 
 
 @pjit
