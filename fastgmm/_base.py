@@ -214,17 +214,31 @@ class BaseMixture(DensityMixin, BaseEstimator):
         )
 
     def _set_parameters(self, params, dtype, X_dtype):
+        """Store float64 parameters in sklearn's attribute dtypes; refuse
+        (before touching the model) values that overflow those dtypes."""
         ct = self._covariance()
         U = params.precisions_cholesky
-        self.weights_ = params.weights.astype(dtype)
-        self.means_ = params.means.astype(dtype)
         cov = params.covariances
         if cov is None:  # precisions given by the user and max_iter=0
             cov = _inverse_of_precisions(ct.precisions(U))
         cov_dtype = X_dtype if ct.covariances_in_X_dtype else dtype
-        self.covariances_ = np.asarray(cov).astype(cov_dtype)
-        self.precisions_cholesky_ = U.astype(cov_dtype)
-        self.precisions_ = ct.precisions(U).astype(cov_dtype)
+        with np.errstate(over="ignore"):
+            values = {
+                "weights_": params.weights.astype(dtype),
+                "means_": params.means.astype(dtype),
+                "covariances_": np.asarray(cov).astype(cov_dtype),
+                "precisions_cholesky_": U.astype(cov_dtype),
+                "precisions_": ct.precisions(U).astype(cov_dtype),
+            }
+        for name, value in values.items():
+            if not np.all(np.isfinite(value)):
+                raise ValueError(
+                    f"The fitted {name} do not fit in {value.dtype.name}: the data's "
+                    "magnitude is too large for that precision. Fit on float64 data "
+                    "(X.astype(np.float64)) or scale the input data."
+                )
+        for name, value in values.items():
+            setattr(self, name, value)
 
     # --- inference ------------------------------------------------------------
     def _validate_X_predict(self, X):

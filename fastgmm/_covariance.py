@@ -29,11 +29,25 @@ ILL_DEFINED_FLOAT32 = (
 )
 
 
+OVERFLOW = (
+    "Fitting the mixture model failed because the empirical covariance of some "
+    "components overflows float64 (the data's magnitude is too large). Scale the "
+    "input data, for example with sklearn.preprocessing.StandardScaler."
+)
+
+
 def ill_defined_error(dtype):
     msg = ILL_DEFINED
     if np.dtype(dtype) == np.float32:
         msg += ILL_DEFINED_FLOAT32
     return ValueError(msg)
+
+
+def _check_finite_covariance(cov, dtype):
+    if not np.all(np.isfinite(cov)):
+        if np.any(np.isinf(cov)):
+            raise ValueError(OVERFLOW)
+        raise ill_defined_error(dtype)
 
 
 def _sym_upper(S2, d):
@@ -45,8 +59,7 @@ def _sym_upper(S2, d):
 
 def _chol_upper_inverse(cov, dtype):
     """U with U U^T = inv(cov), as sklearn: U = inv(cholesky(cov, lower)).T."""
-    if not np.all(np.isfinite(cov)):
-        raise ill_defined_error(dtype)
+    _check_finite_covariance(cov, dtype)
     try:
         L = linalg.cholesky(cov, lower=True)
     except linalg.LinAlgError:
@@ -61,7 +74,8 @@ def _chol_from_precision(P):
 
 
 def _positive_sqrt_inv(cov, dtype):
-    if not np.all(np.isfinite(cov)) or np.any(cov <= 0.0):
+    _check_finite_covariance(cov, dtype)
+    if np.any(cov <= 0.0):
         raise ill_defined_error(dtype)
     return 1.0 / np.sqrt(cov)
 
@@ -77,6 +91,7 @@ def _full_cov(N, S1, S2, delta, nk, reg, d):
 
 
 def _full_prec_chol(cov, dtype):
+    _check_finite_covariance(cov, dtype)
     return np.stack([_chol_upper_inverse(c, dtype) for c in cov])
 
 

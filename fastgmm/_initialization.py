@@ -80,7 +80,8 @@ def kmeans_plusplus(X, K, rs, sw=None, xmean=None):
 
 
 def kmeans_labels(X, K, rs, sw=None):
-    """Labels of ``KMeans(n_clusters=K, n_init=1, random_state=rs).fit(X, sw)``."""
+    """Labels of ``KMeans(n_clusters=K, n_init=1, random_state=rs).fit(X, sw)``,
+    and the final centres (float64, in X's coordinates)."""
     n, d = X.shape
     single = X.dtype == np.float32
     xmean = X.mean(axis=0)
@@ -117,7 +118,7 @@ def kmeans_labels(X, K, rs, sw=None):
             ConvergenceWarning,
             stacklevel=2,
         )
-    return labels
+    return labels, centers + xmean
 
 
 def _relocate_empty_clusters(X, w, xmean, centers, sums, weights, labels, single):
@@ -217,9 +218,12 @@ def initial_stats(ct, init_params, X, sw, n_components, rs):
     center = np.ascontiguousarray(X.mean(axis=0), dtype=np.float64)
     sw_opt = sw if sw.shape[0] else None
     if init_params == "kmeans":
-        labels = kmeans_labels(X, K, rs, sw_opt)
+        labels, centers = kmeans_labels(X, K, rs, sw_opt)
         blocks = _one_hot_blocks(labels, K, X.dtype)
-        total = resp_stats(ct, X, sw, blocks, center)
+        # shifted by each cluster's centre: no cancellation for far clusters
+        shift = np.broadcast_to(center, (K, d)) if ct.shift_is_center else centers
+        total = resp_stats(ct, X, sw, blocks, center, shift)
+        return total, shift, False
     elif init_params == "random":
         total = resp_stats(ct, X, sw, _random_blocks(rs, n, K, X.dtype), center)
     else:

@@ -40,3 +40,21 @@ def precisions_from(covs, cov_type):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+# Hypothesis profiles: a bounded one for the default (CI) run, a longer one
+# for local runs: HYPOTHESIS_PROFILE=long python -m pytest tests/test_properties.py
+try:
+    import os
+
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile(
+        "ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    settings.register_profile(
+        "long", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # pragma: no cover
+    pass

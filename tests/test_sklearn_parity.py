@@ -101,13 +101,13 @@ SINGLE_POINT_INITS = ("k-means++", "random_from_data")
 @pytest.mark.parametrize("cov_type", ["diag", "spherical"])
 @pytest.mark.parametrize("init_params", SINGLE_POINT_INITS)
 def test_single_point_init_float32_is_accurate(cov_type, init_params):
-    """A single-point component's initial variance is sklearn's formula evaluated
-    exactly: reg + (x - mu)^2 / nk with nk = 1 + 10 eps and mu = x / nk, where
-    sklearn's float32 arithmetic cancels catastrophically far from the origin."""
+    """A single-point component's initial variance is reg + (x - mu)^2 / nk
+    with nk = 1 + 10 eps(float64) and mu = x / nk, where sklearn's float32
+    arithmetic cancels catastrophically far from the origin."""
     X = (blobs(300, 2, 3) + 1000).astype(np.float32)
     gm = GaussianMixture(3, covariance_type=cov_type, init_params=init_params, max_iter=0,
                          reg_covar=1e-3, random_state=0).fit(X)
-    nk = 1 + 10 * np.finfo(np.float32).eps
+    nk = 1 + 10 * np.finfo(np.float64).eps
     x = gm.means_.astype(np.float64) * nk
     var = 1e-3 + (x - x / nk) ** 2 / nk
     if cov_type == "spherical":

@@ -182,14 +182,23 @@ def block_T(T, sw, i0, nb, lse):
 
 @jit
 def block_outputs(lp, r, i0, nb, lse, lpn, resp, labels):
-    """Write a block of ``score_rows``' outputs (resp and labels optional)."""
+    """Write a block of ``score_rows``' outputs (resp and labels optional).
+
+    A row whose every log-density underflowed to -inf (a point absurdly far
+    from every component) keeps its -inf log-likelihood and gets uniform
+    probabilities: no component can be preferred, and rows always sum to 1.
+    """
     K = lp.shape[0]
     for b in range(nb):
         lpn[i0 + b] = lse[b]
     if resp.shape[0] != 0:
         for b in range(nb):
-            for k in range(K):
-                resp[i0 + b, k] = r[k, b]
+            if lse[b] == -np.inf:
+                for k in range(K):
+                    resp[i0 + b, k] = 1.0 / K
+            else:
+                for k in range(K):
+                    resp[i0 + b, k] = r[k, b]
     if labels.shape[0] != 0:
         for b in range(nb):
             best = 0

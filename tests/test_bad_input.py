@@ -1,0 +1,161 @@
+"""Hostile and unusual input: a clear error or a sane model, never a crash,
+a hang, NaN parameters, or a modified input array."""
+
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.mixture import GaussianMixture as SkGM
+
+from fastgmm import GaussianMixture
+
+from .conftest import COV_TYPES
+
+PARAMS = ["weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_"]
+
+
+def fit(X, **params):
+    params.setdefault("random_state", 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return GaussianMixture(**params).fit(X)
+
+
+def assert_sane(gm, X):
+    for name in PARAMS:
+        assert np.all(np.isfinite(getattr(gm, name))), name
+    assert np.isfinite(gm.lower_bound_)
+    proba = gm.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert np.all(np.isfinite(gm.score_samples(X)))
+
+
+@pytest.fixture
+def X():
+    return np.random.default_rng(0).normal(size=(200, 3))
+
+
+@pytest.mark.parametrize("convert", [lambda X: X > 0, lambda X: (X * 10).astype(int),
+                                     lambda X: X.astype(np.float16)],
+                         ids=["bool", "int", "float16"])
+def test_other_dtypes_are_converted_like_sklearn(X, convert):
+    Xc = convert(X)
+    ours = fit(Xc, n_components=2)
+    theirs = SkGM(2, random_state=0).fit(Xc)
+    assert ours.means_.dtype == theirs.means_.dtype == np.float64
+    np.testing.assert_allclose(ours.means_, theirs.means_, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(ours.means_, fit(Xc.astype(np.float64), n_components=2).means_)
+
+
+@pytest.mark.parametrize("view", [np.asfortranarray, lambda X: X[::2], lambda X: X[:, ::-1]],
+                         ids=["fortran", "strided-rows", "reversed-columns"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_non_contiguous_input_gives_the_contiguous_result(X, view, dtype):
+    V = view(X.astype(dtype))
+    a, b = fit(V, n_components=3), fit(np.ascontiguousarray(V), n_components=3)
+    for name in PARAMS:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    np.testing.assert_array_equal(a.predict_proba(V), b.predict_proba(np.ascontiguousarray(V)))
+
+
+def test_readonly_input(X):
+    X.setflags(write=False)
+    gm = fit(X, n_components=2)
+    assert_sane(gm, X)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_memmap_is_not_copied(tmp_path, dtype):
+    n, d = 200_000, 32  # X (25-51 MB) dwarfs the k-means++ n-vectors
+    mm = np.memmap(tmp_path / "X.dat", dtype=dtype, mode="w+", shape=(n, d))
+    mm[:] = np.random.default_rng(0).normal(size=(n, d))
+    mm.flush()
+    X = np.memmap(tmp_path / "X.dat", dtype=dtype, mode="r", shape=(n, d))
+    gm = GaussianMixture(2, random_state=0, max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gm.fit(X[:1000])
+        tracemalloc.start()
+        gm.fit(X)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert peak < X.nbytes / 2, (peak, X.nbytes)
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda X: np.c_[X[:, :2], np.full(len(X), 5.0)],  # constant column
+        lambda X: np.repeat(X[:20], 10, axis=0),  # duplicate rows
+        lambda X: np.ones((50, 3)),  # all rows identical
+        lambda X: X[:5],  # n_samples == n_components
+        lambda X: np.repeat(X[:3], 20, axis=0),  # more components than distinct points
+        lambda X: X[:, :1],  # d = 1
+        lambda X: X * 1e-300,  # tiny magnitudes
+        lambda X: np.r_[X, [[1e6, 1e6, 1e6]]],  # a point far from everything
+        lambda X: X + 1e8,  # far from the origin
+    ],
+    ids=["const-col", "dup-rows", "identical", "n-eq-K", "K-gt-distinct", "d1",
+         "1e-300", "far-point", "offset-1e8"],
+)
+def test_degenerate_data_gives_sane_model(X, make, cov_type):
+    Xd = make(X)
+    gm = fit(Xd, n_components=5, covariance_type=cov_type)
+    assert_sane(gm, Xd)
+
+
+def test_large_dimension_and_many_components():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(1500, 300))
+    assert_sane(fit(X, n_components=3, max_iter=5), X)
+    X2 = rng.normal(size=(1500, 2))
+    assert_sane(fit(X2, n_components=300, covariance_type="diag", max_iter=5), X2)
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_overflowing_magnitudes_raise_clear_errors(X, cov_type):
+    with pytest.raises(ValueError, match="overflows float64.*Scale the input data"):
+        fit(X * 1e300, n_components=2, covariance_type=cov_type)
+    with pytest.raises(ValueError, match="do not fit in float32.*float64"):
+        fit((X * 3e19).astype(np.float32), n_components=2, covariance_type=cov_type)
+    # the same data in float64 is fine
+    assert_sane(fit(X * 3e19, n_components=2, covariance_type=cov_type), X * 3e19)
+
+
+def test_failed_fit_leaves_a_previous_model_untouched(X):
+    gm = fit(X, n_components=2)
+    means = gm.means_.copy()
+    with pytest.raises(ValueError):
+        gm.fit((X * 3e19).astype(np.float32))
+    np.testing.assert_array_equal(gm.means_, means)
+
+
+@pytest.mark.parametrize("cov_type", ["full", "diag", "spherical"])  # tied pools: not singular
+def test_collapsed_component_without_regularisation_raises(cov_type):
+    X = np.r_[np.zeros((10, 2)), np.random.default_rng(0).normal(size=(10, 2)) + 20]
+    means = np.array([[0.0, 0.0], [20.0, 20.0]])
+    with pytest.raises(ValueError, match="ill-defined empirical covariance"):
+        fit(X, n_components=2, covariance_type=cov_type, reg_covar=0, means_init=means)
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_empty_component_and_zero_weight_stay_finite(X, cov_type):
+    # one component placed far away: it gets no responsibility at all
+    means = np.array([[0.0, 0.0, 0.0], [1e4, 1e4, 1e4]])
+    gm = fit(X, n_components=2, covariance_type=cov_type, means_init=means, max_iter=5, tol=0)
+    assert_sane(gm, X)
+    # sklearn's rule for an empty component: mean 0, covariance reg_covar
+    assert gm.weights_[1] < 1e-10
+
+
+def test_points_far_from_every_component(X):
+    gm = fit(X, n_components=3)
+    far = np.array([[1e200, 1e200, 1e200], [1e10, -1e10, 0.0]])
+    proba = gm.predict_proba(far)
+    assert not np.any(np.isnan(proba))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    scores = gm.score_samples(far)
+    assert scores[0] == -np.inf and np.isfinite(scores[1])
+    assert gm.predict(far).dtype == np.int64
