@@ -126,6 +126,69 @@ def _daal4py_in_subprocess(python, name, dtype, extra, repeat):
         return None
 
 
+SCALE_CASES = {
+    # name: (n_samples, n_features, n_components, covariance_type, dtype)
+    "20M-diag-f32": (20_000_000, 10, 8, "diag", "float32"),
+    "5M-full-f64": (5_000_000, 10, 16, "full", "float64"),
+}
+
+_SCALE_CHILD = r"""
+import json, resource, sys, time, warnings
+import numpy as np
+from fastgmm import GaussianMixture, warmup
+n, d, K, cov, dtype = json.loads(sys.argv[1])
+rng = np.random.default_rng(0)
+X = np.empty((n, d), dtype=dtype)
+centers = rng.normal(scale=4.0, size=(K, d))
+for a in range(0, n, 1_000_000):  # generated in blocks: no float64 copy
+    b = min(n, a + 1_000_000)
+    X[a:b] = centers[rng.integers(0, K, size=b - a)] + rng.normal(size=(b - a, d))
+warmup(dtypes=(dtype,))
+def rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+base = rss()
+t0 = time.perf_counter()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    gm = GaussianMixture(K, covariance_type=cov, random_state=0).fit(X)
+fit_s = time.perf_counter() - t0
+fit_peak = rss()
+t0 = time.perf_counter()
+proba = gm.predict_proba(X)
+proba_s = time.perf_counter() - t0
+print(json.dumps(dict(
+    x_mb=X.nbytes / 2**20, base_mb=base / 2**20, fit_s=fit_s, n_iter=gm.n_iter_,
+    fit_extra_mb=(fit_peak - base) / 2**20, proba_s=proba_s,
+    proba_mb=proba.nbytes / 2**20, proba_extra_mb=(rss() - fit_peak - proba.nbytes) / 2**20,
+    converged=bool(gm.converged_),
+)))
+"""
+
+
+def run_scale(cases=None):
+    """Fit the large cases in fresh processes; print time and peak memory."""
+    import json
+    import subprocess
+    import sys
+
+    print(f"{'case':<14} {'X MB':>7} {'fit s':>7} {'iters':>5} {'fit +MB':>8} "
+          f"{'proba s':>8} {'proba MB':>9} {'proba +MB':>9}")
+    for name in cases or SCALE_CASES:
+        spec = json.dumps(SCALE_CASES[name])
+        out = subprocess.run(
+            [sys.executable, "-c", _SCALE_CHILD, spec], capture_output=True, text=True
+        )
+        if out.returncode != 0:
+            print(f"{name:<14} failed: {out.stderr.strip().splitlines()[-1:]}")
+            continue
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"{name:<14} {r['x_mb']:7.0f} {r['fit_s']:7.1f} {r['n_iter']:5d} "
+              f"{r['fit_extra_mb']:8.0f} {r['proba_s']:8.2f} {r['proba_mb']:9.0f} "
+              f"{r['proba_extra_mb']:9.0f}")
+    print("fit +MB: peak resident memory added by fit beyond X and the warmed-up "
+          "process; proba +MB: added by predict_proba beyond its own output")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m fastgmm.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
@@ -137,7 +200,16 @@ def main(argv=None):
         metavar="PYTHON",
         help="interpreter with daal4py installed, when it cannot be imported here",
     )
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="instead: fit 20M x 10 float32 (diag, K=8) and 5M x 10 float64 (full, K=16) "
+        "and report time and peak memory",
+    )
     args = parser.parse_args(argv)
+    if args.scale:
+        run_scale()
+        return
 
     import numba
     from sklearn.mixture import GaussianMixture as SkGM
