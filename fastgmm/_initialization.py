@@ -34,60 +34,66 @@ KMEANS_MAX_ITER = 300
 KMEANS_TOL = 1e-4
 
 
-def _kmeans_sample_weight(X, sw):
-    # sklearn's _check_sample_weight(dtype=X.dtype): ones when not given
-    if sw is None:
-        return np.ones(X.shape[0], dtype=X.dtype)
-    return sw.astype(X.dtype)
-
-
 def kmeans_plusplus(X, K, rs, sw=None, xmean=None):
     """Indices of sklearn's k-means++ seeds (``_kmeans_plusplus``).
 
     ``xmean`` is the centre subtracted from X first (KMeans centres X;
     the public ``kmeans_plusplus`` does not). Returns ``(indices, centers)``
-    with centers in centred coordinates, float64.
+    with centers in centred coordinates, float64. The draws from ``rs`` are
+    sklearn's; without sample weights no n-vector beyond ``closest`` is made.
     """
     n, d = X.shape
     if xmean is None:
         xmean = np.zeros(d, dtype=X.dtype)
     single = X.dtype == np.float32
-    w = _kmeans_sample_weight(X, sw)
-    w_kernel = no_weights() if sw is None else sw
     n_local_trials = 2 + int(np.log(K))
 
-    center_id = rs.choice(n, p=w / w.sum())
+    if sw is None:
+        # p = ones / ones.sum() in X's dtype, as sklearn builds it
+        p = X.dtype.type(1) / np.broadcast_to(np.ones(1, dtype=X.dtype), (n,)).sum()
+        center_id = kk.uniform_choice(n, float(p), rs.random_sample())
+        w_kernel = no_weights()
+        w = None
+    else:
+        w = sw.astype(X.dtype)
+        center_id = rs.choice(n, p=w / w.sum())
+        w_kernel = sw
     indices = np.full(K, -1, dtype=int)
     centers = np.empty((K, d))
     indices[0] = center_id
     centers[0] = X[center_id] - xmean
     closest = np.empty(n, dtype=X.dtype)
     call_kernel(kk.min_sqdist, X, xmean, centers[0], closest, True, single)
-    current_pot = closest.reshape(1, -1) @ w
+    current_pot = _pot(closest, w)
 
+    candidate_ids = np.empty(n_local_trials, dtype=np.intp)
     for c in range(1, K):
         rand_vals = rs.uniform(size=n_local_trials) * current_pot
-        candidate_ids = np.searchsorted(np.cumsum(w * closest), rand_vals)
-        np.clip(candidate_ids, None, n - 1, out=candidate_ids)
+        kk.cumsum_search(closest, no_weights() if w is None else w, rand_vals, candidate_ids)
         cands = np.ascontiguousarray(X[candidate_ids] - xmean, dtype=np.float64)
         pots = call_kernel(kk.candidate_pots, X, w_kernel, xmean, cands, closest, single)
         best = int(np.argmin(pots))
         call_kernel(kk.min_sqdist, X, xmean, cands[best], closest, False, single)
-        current_pot = (closest.reshape(1, -1) @ w.reshape(-1, 1))[0]
+        current_pot = _pot(closest, w)
         indices[c] = candidate_ids[best]
         centers[c] = cands[best]
     return indices, centers
+
+
+def _pot(closest, w):
+    """sum_i w_i closest_i (sklearn: a BLAS dot in X's dtype)."""
+    if w is None:
+        return float(np.add.reduce(closest, dtype=np.float64))
+    return float(closest @ w)
 
 
 def kmeans_labels(X, K, rs, sw=None):
     """Labels of ``KMeans(n_clusters=K, n_init=1, random_state=rs).fit(X, sw)``,
     and the final centres (float64, in X's coordinates)."""
     n, d = X.shape
-    single = X.dtype == np.float32
     xmean = X.mean(axis=0)
     var = call_kernel(kk.centered_sq_sums, X, xmean.astype(np.float64)) / n
     tol = float(np.mean(var)) * KMEANS_TOL
-    w = _kmeans_sample_weight(X, sw)
     w_kernel = no_weights() if sw is None else sw
 
     _, centers = kmeans_plusplus(X, K, rs, sw, xmean)
@@ -98,7 +104,7 @@ def kmeans_labels(X, K, rs, sw=None):
         sums = total[: K * d].reshape(K, d)
         weights = total[K * d : K * d + K]
         changed = total[-1]
-        _relocate_empty_clusters(X, w, xmean, centers, sums, weights, labels, single)
+        _relocate_empty_clusters(X, sw, xmean, centers, sums, weights, labels)
         new = _average_centers(sums, weights)
         shift_tot = float(np.sum((new - centers) ** 2))
         centers = new
@@ -109,7 +115,7 @@ def kmeans_labels(X, K, rs, sw=None):
             break
     if not strict:
         call_kernel(kk.lloyd_step, X, w_kernel, xmean, centers, labels, False)
-    distinct = len(np.unique(labels))
+    distinct = int(np.count_nonzero(np.bincount(labels, minlength=K)))
     if distinct < K:
         warnings.warn(
             "Number of distinct clusters ({}) found smaller than "
@@ -121,7 +127,7 @@ def kmeans_labels(X, K, rs, sw=None):
     return labels, centers + xmean
 
 
-def _relocate_empty_clusters(X, w, xmean, centers, sums, weights, labels, single):
+def _relocate_empty_clusters(X, sw, xmean, centers, sums, weights, labels):
     """sklearn's ``_relocate_empty_clusters_dense``, in place on sums/weights."""
     empty = np.where(np.equal(weights, 0))[0]
     n_empty = empty.shape[0]
@@ -133,7 +139,7 @@ def _relocate_empty_clusters(X, w, xmean, centers, sums, weights, labels, single
     if np.max(dist) == 0:
         return
     for new_id, far_idx in zip(empty, far):
-        wi = float(w[far_idx])
+        wi = 1.0 if sw is None else float(X.dtype.type(sw[far_idx]))
         old_id = labels[far_idx]
         xf = (X[far_idx] - xmean).astype(np.float64)
         sums[old_id] -= xf * wi

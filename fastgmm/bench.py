@@ -159,7 +159,8 @@ proba_s = time.perf_counter() - t0
 print(json.dumps(dict(
     x_mb=X.nbytes / 2**20, base_mb=base / 2**20, fit_s=fit_s, n_iter=gm.n_iter_,
     fit_extra_mb=(fit_peak - base) / 2**20, proba_s=proba_s,
-    proba_mb=proba.nbytes / 2**20, proba_extra_mb=(rss() - fit_peak - proba.nbytes) / 2**20,
+    proba_mb=proba.nbytes / 2**20,
+    proba_extra_mb=max(0.0, (rss() - fit_peak) / 2**20 - proba.nbytes / 2**20),
     converged=bool(gm.converged_),
 )))
 """
@@ -186,7 +187,8 @@ def run_scale(cases=None):
               f"{r['fit_extra_mb']:8.0f} {r['proba_s']:8.2f} {r['proba_mb']:9.0f} "
               f"{r['proba_extra_mb']:9.0f}")
     print("fit +MB: peak resident memory added by fit beyond X and the warmed-up "
-          "process; proba +MB: added by predict_proba beyond its own output")
+          "process; proba +MB: rise of the peak beyond predict_proba's own output "
+          "(0: it stayed within the fit's peak)")
 
 
 def main(argv=None):

@@ -159,3 +159,10 @@ def test_points_far_from_every_component(X):
     scores = gm.score_samples(far)
     assert scores[0] == -np.inf and np.isfinite(scores[1])
     assert gm.predict(far).dtype == np.int64
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_zero_initial_weight_stays_finite(X, cov_type):
+    # log(0) = -inf for a component: no responsibility, weight ~1e-17 after
+    gm = fit(X, n_components=2, covariance_type=cov_type, weights_init=[1.0, 0.0], max_iter=5)
+    assert_sane(gm, X)

@@ -98,15 +98,23 @@ def test_forked_child_can_fit_after_parent_used_kernels():
     np.testing.assert_array_equal(np.asarray(got), parent)
 
 
-def test_pickle_round_trip_in_another_process(tmp_path):
+@pytest.mark.parametrize("library", ["pickle", "joblib"])
+def test_pickle_round_trip_in_another_process(tmp_path, library):
     X = _data(3)
     gm = GaussianMixture(3, random_state=0).fit(X)
     path = tmp_path / "model.pkl"
-    path.write_bytes(pickle.dumps(gm))
+    if library == "pickle":
+        path.write_bytes(pickle.dumps(gm))
+        load = f"pickle.loads(open({str(path)!r}, 'rb').read())"
+    else:
+        import joblib
+
+        joblib.dump(gm, path)
+        load = f"joblib.load({str(path)!r})"
     np.save(tmp_path / "X.npy", X)
     code = (
-        "import pickle, sys, numpy as np\n"
-        f"gm = pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        "import pickle, joblib, sys, numpy as np\n"
+        f"gm = {load}\n"
         f"X = np.load({str(tmp_path / 'X.npy')!r})\n"
         "np.save(sys.argv[1], gm.predict_proba(X))\n"
     )

@@ -49,8 +49,11 @@ def fitted(cls, X=X3, **params):
         np.ones((3, 2, 2)),  # 3-D
         sp.csr_matrix(np.ones((5, 2))),
         np.array([["a", "b"], ["c", "d"]], dtype=object),
+        np.array([[1 + 2j, 1.0], [1.0, 2.0], [3.0, 1.0]]),
+        np.array([[object(), 1.0], [1.0, 2.0]], dtype=object),
     ],
-    ids=["one-row", "empty", "no-features", "nan", "inf", "1d", "3d", "sparse", "strings"],
+    ids=["one-row", "empty", "no-features", "nan", "inf", "1d", "3d", "sparse", "strings",
+         "complex", "objects"],
 )
 def test_bad_X_in_fit(X):
     same_error(lambda est: est.fit(X), n_components=1)

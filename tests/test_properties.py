@@ -33,8 +33,25 @@ def problems(draw):
         init_params=draw(st.sampled_from(INITS)),
         random_state=draw(st.integers(0, 1000)),
         max_iter=draw(st.integers(1, 30)),
+        reg_covar=draw(st.sampled_from([0.0, 1e-6])),
     )
     return X.astype(dtype), params
+
+
+def _min_variance(gm):
+    cov = np.asarray(gm.covariances_, dtype=np.float64)
+    if gm.covariance_type in ("full", "tied"):
+        return float(np.min(np.linalg.eigvalsh(cov)))
+    return float(np.min(cov))
+
+
+def _condition(gm):
+    cov = np.asarray(gm.covariances_, dtype=np.float64)
+    if gm.covariance_type in ("full", "tied"):
+        return float(np.max(np.linalg.cond(cov)))
+    if gm.covariance_type == "diag":
+        return float(np.max(cov.max(axis=1) / cov.min(axis=1)))
+    return 1.0
 
 
 @given(problems())
@@ -54,10 +71,16 @@ def test_fit_is_sane_or_raises_value_error(problem):
         assert np.all(np.isfinite(getattr(gm, name))), name
     lb = np.asarray(gm.lower_bounds_, dtype=np.float64)
     assert np.all(np.isfinite(lb))
-    # full-batch EM never lowers the likelihood, up to rounding (and to the
-    # small change reg_covar makes to the M-step)
-    rounding = np.finfo(X.dtype).eps * 64 * (1 + np.abs(lb[1:]))
-    assert np.all(np.diff(lb) >= -rounding - 1e-6), np.diff(lb).min()
+    # full-batch EM never lowers the likelihood, up to rounding; rounding of
+    # the covariances is amplified by their condition number (2 points in
+    # 2-D: a rank-1 scatter + reg_covar, condition ~1e12, moves log det by
+    # ~1e-4), and reg_covar makes the M-step a slightly perturbed maximiser.
+    # The guarantee is for the unregularised M-step: when a variance is within
+    # a factor 1000 of reg_covar, the regularised update is no longer the
+    # likelihood maximiser and the bound may legitimately drop.
+    if gm.reg_covar == 0 or _min_variance(gm) > 1e3 * gm.reg_covar:
+        tolerance = (1e-6 + 64 * np.finfo(np.float64).eps * _condition(gm)) * (1 + np.abs(lb[1:]))
+        assert np.all(np.diff(lb) >= -tolerance), np.diff(lb).min()
     proba = gm.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-4)
     assert np.all(np.isfinite(gm.score_samples(X)))

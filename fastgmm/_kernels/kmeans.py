@@ -134,3 +134,43 @@ def assigned_sqdist(X, xmean, centers, labels, out):
         lo, hi = chunk_rows(ch, n)
         for i in range(lo, hi):
             out[i] = _sqdist(X, i, xmean, centers[labels[i]])
+
+
+@jit
+def uniform_choice(n, p, u):
+    """``rs.choice(n, p=[p] * n)`` given its one draw ``u``: numpy takes
+    cdf = cumsum(p) (sequential, float64), cdf /= cdf[-1], and the first
+    index with cdf > u. Same arithmetic, no n-vector."""
+    total = 0.0
+    for i in range(n):
+        total += p
+    c = 0.0
+    for i in range(n):
+        c += p
+        if c / total > u:
+            return i
+    return n - 1
+
+
+@jit
+def cumsum_search(closest, sw, values, out):
+    """``np.searchsorted(np.cumsum(w * closest), values)`` (side='left'),
+    clipped to n - 1, without the n-vectors: the cumulative sum runs in
+    ``closest``'s dtype, sequentially, as numpy's. ``sw`` empty means w = 1."""
+    n = closest.shape[0]
+    T = values.shape[0]
+    for t in range(T):
+        out[t] = n  # past the end unless found
+    acc = closest[0] * 0
+    for i in range(n):
+        if sw.shape[0] == 0:
+            acc += closest[i]
+        else:
+            acc += sw[i] * closest[i]
+        a = np.float64(acc)
+        for t in range(T):
+            if out[t] == n and a >= values[t]:
+                out[t] = i
+    for t in range(T):
+        if out[t] > n - 1:
+            out[t] = n - 1

@@ -1,0 +1,62 @@
+"""fastgmm's k-means reproduces sklearn's KMeans(n_init=1) and kmeans_plusplus
+draw for draw (sklearn is called here, in the tests, never in fastgmm)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans, kmeans_plusplus
+from sklearn.datasets import make_blobs
+
+from fastgmm._initialization import kmeans_labels
+from fastgmm._initialization import kmeans_plusplus as fast_kmeans_plusplus
+
+
+def _sk_labels(X, K, seed, sw=None):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        km = KMeans(K, n_init=1, random_state=np.random.RandomState(seed))
+        return km.fit(X, sample_weight=sw).labels_
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("seed", range(4))
+def test_kmeans_plusplus_draws_the_same_points(dtype, seed):
+    X, _ = make_blobs(2000, centers=7, n_features=3, random_state=seed)
+    X = X.astype(dtype)
+    _, want = kmeans_plusplus(X, 7, random_state=np.random.RandomState(seed))
+    got, _ = fast_kmeans_plusplus(X, 7, np.random.RandomState(seed))
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kmeans_labels_equal_sklearn(dtype, seed, weighted):
+    X, _ = make_blobs(3000, centers=5, n_features=4, cluster_std=2.0, random_state=seed)
+    X = X.astype(dtype)
+    sw = np.random.RandomState(seed).randint(0, 4, size=len(X)).astype(float) if weighted else None
+    got, centers = kmeans_labels(X, 6, np.random.RandomState(seed), sw)
+    np.testing.assert_array_equal(got, _sk_labels(X, 6, seed, sw))
+    assert centers.shape == (6, 4)
+
+
+def test_kmeans_consumes_the_random_state_like_sklearn():
+    X, _ = make_blobs(500, centers=3, random_state=0)
+    ours, theirs = np.random.RandomState(5), np.random.RandomState(5)
+    kmeans_labels(X, 3, ours)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        KMeans(3, n_init=1, random_state=theirs).fit(X)
+    assert ours.random_sample() == theirs.random_sample()
+
+
+def test_empty_cluster_relocation_matches_sklearn():
+    # many duplicates and more clusters than groups: empty clusters appear
+    rng = np.random.RandomState(0)
+    X = np.r_[np.repeat(rng.normal(size=(4, 2)), 50, axis=0), rng.normal(size=(6, 2)) * 30]
+    for seed in range(5):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got, _ = kmeans_labels(X, 9, np.random.RandomState(seed))
+        np.testing.assert_array_equal(got, _sk_labels(X, 9, seed))
