@@ -175,6 +175,29 @@ def _spherical_logdet_factory(U, d):
     return d * np.log(U)
 
 
+def _eigen_range(cov):
+    ev = np.linalg.eigvalsh(cov.reshape(-1, cov.shape[-1], cov.shape[-1]))
+    return ev[:, 0], ev[:, -1]
+
+
+def _row_range(cov):
+    return cov.min(axis=-1), cov.max(axis=-1)
+
+
+def _same_range(cov):
+    return cov, cov
+
+
+def check_not_collapsed(ct, cov, means, dtype):
+    """With reg_covar=0: a variance below (64 eps x the component's scale)^2
+    is zero to the data's precision (a component collapsed onto repeated
+    points); sklearn's ill-defined-covariance error, not a model of noise."""
+    lo, hi = ct.variance_range(cov)  # per component, or one pair for 'tied'
+    scale2 = np.max(np.abs(means), axis=1) ** 2 + hi
+    if np.any(lo <= (64 * np.finfo(np.float64).eps) ** 2 * scale2):
+        raise ill_defined_error(dtype)
+
+
 @dataclass(frozen=True)
 class CovarianceType:
     """Everything type-specific the generic driver needs."""
@@ -204,6 +227,8 @@ class CovarianceType:
     #: responsibilities ('random_from_data', 'k-means++') it differs from the
     #: centred scatter, and sklearn's initial model is this one
     partial_resp_covariances: Callable = None
+    #: covariances -> (smallest, largest) variance per component
+    variance_range: Callable = None
     #: sklearn allocates this type's covariances (and so precisions) in X's
     #: dtype, whatever the dtype of user-given initial parameters
     covariances_in_X_dtype: bool = False
@@ -221,6 +246,7 @@ COVARIANCE_TYPES = {
         _full_precisions,
         _full_from_precisions,
         _full_sample,
+        variance_range=_eigen_range,
         covariances_in_X_dtype=True,
     ),
     "tied": CovarianceType(
@@ -236,6 +262,7 @@ COVARIANCE_TYPES = {
         _tied_sample,
         shift_is_center=True,
         partial_resp_covariances=_tied_partial_resp_cov,
+        variance_range=_eigen_range,
     ),
     "diag": CovarianceType(
         "diag",
@@ -248,6 +275,7 @@ COVARIANCE_TYPES = {
         _square,
         _sqrt,
         _diag_sample,
+        variance_range=_row_range,
     ),
     "spherical": CovarianceType(
         "spherical",
@@ -260,5 +288,6 @@ COVARIANCE_TYPES = {
         _square,
         _sqrt,
         _diag_sample,
+        variance_range=_same_range,
     ),
 }

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._covariance import OVERFLOW
+from ._covariance import OVERFLOW, check_not_collapsed
 from ._kernels._common import split_stats
 from ._threading import call_kernel
 
@@ -84,6 +84,8 @@ def mstep(ct, total, shift, reg_covar, dtype, weight_norm=None):
     means = (N[:, None] * shift + S1) / nk[:, None]
     delta = means - shift
     cov = ct.covariances(N, S1, S2, delta, nk, reg_covar, d)
+    if reg_covar == 0:
+        check_not_collapsed(ct, cov, means, dtype)
     norm = nk.sum() if weight_norm is None else weight_norm
     weights = nk / norm
     U = ct.prec_chol(cov, dtype)

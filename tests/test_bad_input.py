@@ -133,9 +133,13 @@ def test_failed_fit_leaves_a_previous_model_untouched(X):
 
 
 @pytest.mark.parametrize("cov_type", ["full", "diag", "spherical"])  # tied pools: not singular
-def test_collapsed_component_without_regularisation_raises(cov_type):
-    X = np.r_[np.zeros((10, 2)), np.random.default_rng(0).normal(size=(10, 2)) + 20]
-    means = np.array([[0.0, 0.0], [20.0, 20.0]])
+@pytest.mark.parametrize("where", [0.0, 0.553], ids=["at-origin", "repeated-point"])
+def test_collapsed_component_without_regularisation_raises(cov_type, where):
+    # a component collapses onto 10 copies of one point: its variance is
+    # zero (or rounding noise ~1e-32 left by the 10 eps guard, which sklearn
+    # would keep as a model)
+    X = np.r_[np.full((10, 2), where), np.random.default_rng(0).normal(size=(10, 2)) + 20]
+    means = np.array([[where, where], [20.0, 20.0]])
     with pytest.raises(ValueError, match="ill-defined empirical covariance"):
         fit(X, n_components=2, covariance_type=cov_type, reg_covar=0, means_init=means)
 

@@ -248,3 +248,60 @@ def fold_lanes(L, dst):
         for t in range(LANES):
             s += L[i, t]
         dst[i] = s
+
+
+@jit
+def triangular_rows(U, Zt, nb, Vt, y):
+    """Vt[j, :nb] = sum_{l <= j} U[l, j] Zt[l, :nb] (= (Z U)^T for upper U),
+    four terms per load/store, rows innermost."""
+    d = U.shape[0]
+    yy = y[:nb]
+    for j in range(d):
+        for b in range(nb):
+            yy[b] = 0.0
+        l = 0
+        while l + 4 <= j + 1:
+            u0 = U[l, j]
+            u1 = U[l + 1, j]
+            u2 = U[l + 2, j]
+            u3 = U[l + 3, j]
+            d0 = Zt[l, :nb]
+            d1 = Zt[l + 1, :nb]
+            d2 = Zt[l + 2, :nb]
+            d3 = Zt[l + 3, :nb]
+            for b in range(nb):
+                yy[b] += u0 * d0[b] + u1 * d1[b] + u2 * d2[b] + u3 * d3[b]
+            l += 4
+        while l <= j:
+            u0 = U[l, j]
+            d0 = Zt[l, :nb]
+            for b in range(nb):
+                yy[b] += u0 * d0[b]
+            l += 1
+        vj = Vt[j, :nb]
+        for b in range(nb):
+            vj[b] = yy[b]
+
+
+@jit
+def block_diff_t(Xt, nb, mean, Dt):
+    for l in range(mean.shape[0]):
+        m = mean[l]
+        xt = Xt[l, :nb]
+        dt = Dt[l, :nb]
+        for b in range(nb):
+            dt[b] = xt[b] - m
+
+
+@jit
+def block_buffers(K, d):
+    """Per-chunk scratch of the drivers: (Xt, lp, r, mx, ssum, lse, bits)."""
+    return (
+        np.empty((d, BLOCK)),
+        np.empty((K, BLOCK)),
+        np.empty((K, BLOCK)),
+        np.empty(BLOCK),
+        np.empty(BLOCK),
+        np.empty(BLOCK),
+        np.empty(BLOCK, dtype=np.int64),
+    )

@@ -19,6 +19,7 @@ from ._common import (
     add_into,
     block_outputs,
     block_resp,
+    block_buffers,
     block_T,
     chunk_group,
     chunk_rows,
@@ -102,18 +103,14 @@ def _finish(K, d, work, out):
     fold_lanes(work[5], out[K + K * d : K + 2 * K * d])
 
 
-# --- drivers: the same text in every covariance module (Numba binds the
-# --- block functions above as globals, so each module compiles its own) ----
+# --- drivers: the same text in every covariance module. Numba binds the block
+# functions above as this module's globals, so each module compiles its own
+# drivers; sharing one driver through closures or function arguments would
+# defeat Numba's on-disk cache (numba issues #6264, #6251). ----------------
 @jit
 def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     K, d = means.shape
-    Xt = np.empty((d, BLOCK))
-    lp = np.empty((K, BLOCK))
-    r = np.empty((K, BLOCK))
-    mx = np.empty(BLOCK)
-    ssum = np.empty(BLOCK)
-    lse = np.empty(BLOCK)
-    bits = np.empty(BLOCK, dtype=np.int64)
+    Xt, lp, r, mx, ssum, lse, bits = block_buffers(K, d)
     work = _work(K, d, True)
     T = np.zeros(3)
     given = R.shape[0] != 0
@@ -158,13 +155,7 @@ def stats(X, sw, R, means, prec, const, center):
 def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
     K, d = means.shape
     lo, hi = chunk_rows(c, X.shape[0])
-    Xt = np.empty((d, BLOCK))
-    lp = np.empty((K, BLOCK))
-    r = np.empty((K, BLOCK))
-    mx = np.empty(BLOCK)
-    ssum = np.empty(BLOCK)
-    lse = np.empty(BLOCK)
-    bits = np.empty(BLOCK, dtype=np.int64)
+    Xt, lp, r, mx, ssum, lse, bits = block_buffers(K, d)
     no_weights = np.empty(0)
     work = _work(K, d, False)
     for i0 in range(lo, hi, BLOCK):

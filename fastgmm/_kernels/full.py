@@ -20,6 +20,8 @@ from ._common import (
     add_into,
     block_outputs,
     block_resp,
+    block_buffers,
+    block_diff_t,
     block_T,
     chunk_group,
     chunk_rows,
@@ -27,50 +29,9 @@ from ._common import (
     load_block,
     n_chunks,
     nonzero,
+    triangular_rows,
 )
 
-
-@jit
-def _triangular_rows(U, Zt, nb, Vt, y):
-    """Vt[j, :nb] = sum_{l <= j} U[l, j] Zt[l, :nb] (= (Z U)^T for upper U),
-    four terms per load/store, rows innermost."""
-    d = U.shape[0]
-    yy = y[:nb]
-    for j in range(d):
-        for b in range(nb):
-            yy[b] = 0.0
-        l = 0
-        while l + 4 <= j + 1:
-            u0 = U[l, j]
-            u1 = U[l + 1, j]
-            u2 = U[l + 2, j]
-            u3 = U[l + 3, j]
-            d0 = Zt[l, :nb]
-            d1 = Zt[l + 1, :nb]
-            d2 = Zt[l + 2, :nb]
-            d3 = Zt[l + 3, :nb]
-            for b in range(nb):
-                yy[b] += u0 * d0[b] + u1 * d1[b] + u2 * d2[b] + u3 * d3[b]
-            l += 4
-        while l <= j:
-            u0 = U[l, j]
-            d0 = Zt[l, :nb]
-            for b in range(nb):
-                yy[b] += u0 * d0[b]
-            l += 1
-        vj = Vt[j, :nb]
-        for b in range(nb):
-            vj[b] = yy[b]
-
-
-@jit
-def _block_diff_t(Xt, nb, mean, Dt):
-    for l in range(mean.shape[0]):
-        m = mean[l]
-        xt = Xt[l, :nb]
-        dt = Dt[l, :nb]
-        for b in range(nb):
-            dt[b] = xt[b] - m
 
 @jit
 def S2_SIZE(K, d):
@@ -102,8 +63,8 @@ def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
     Dt, Yt, y, maha = work[0], work[1], work[2], work[3]
     mh = maha[:nb]
     for k in range(K):
-        _block_diff_t(Xt, nb, means[k], Dt)
-        _triangular_rows(prec[k], Dt, nb, Yt, y)
+        block_diff_t(Xt, nb, means[k], Dt)
+        triangular_rows(prec[k], Dt, nb, Yt, y)
         for b in range(nb):
             mh[b] = 0.0
         for j in range(d):
@@ -180,18 +141,14 @@ def _finish(K, d, work, out):
                 out[K + K * d + (k * d + j) * d + l] = S[base + j * e + l] if l >= j else 0.0
 
 
-# --- drivers: the same text in every covariance module (Numba binds the
-# --- block functions above as globals, so each module compiles its own) ----
+# --- drivers: the same text in every covariance module. Numba binds the block
+# functions above as this module's globals, so each module compiles its own
+# drivers; sharing one driver through closures or function arguments would
+# defeat Numba's on-disk cache (numba issues #6264, #6251). ----------------
 @jit
 def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     K, d = means.shape
-    Xt = np.empty((d, BLOCK))
-    lp = np.empty((K, BLOCK))
-    r = np.empty((K, BLOCK))
-    mx = np.empty(BLOCK)
-    ssum = np.empty(BLOCK)
-    lse = np.empty(BLOCK)
-    bits = np.empty(BLOCK, dtype=np.int64)
+    Xt, lp, r, mx, ssum, lse, bits = block_buffers(K, d)
     work = _work(K, d, True)
     T = np.zeros(3)
     given = R.shape[0] != 0
@@ -236,13 +193,7 @@ def stats(X, sw, R, means, prec, const, center):
 def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
     K, d = means.shape
     lo, hi = chunk_rows(c, X.shape[0])
-    Xt = np.empty((d, BLOCK))
-    lp = np.empty((K, BLOCK))
-    r = np.empty((K, BLOCK))
-    mx = np.empty(BLOCK)
-    ssum = np.empty(BLOCK)
-    lse = np.empty(BLOCK)
-    bits = np.empty(BLOCK, dtype=np.int64)
+    Xt, lp, r, mx, ssum, lse, bits = block_buffers(K, d)
     no_weights = np.empty(0)
     work = _work(K, d, False)
     for i0 in range(lo, hi, BLOCK):
