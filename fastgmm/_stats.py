@@ -44,7 +44,11 @@ def kernel_args(ct, params):
     d = means.shape[1]
     with np.errstate(divide="ignore", invalid="ignore"):
         const = np.log(weights) + ct.logdet(U, d) - 0.5 * d * _LOG_2PI
-    center = np.ascontiguousarray(weights @ means) if np.all(np.isfinite(weights)) else means[0].copy()
+    # the tied kernel's centre: the mixture mean (any point near the data)
+    if np.all(np.isfinite(weights)):
+        center = np.ascontiguousarray(weights @ means)
+    else:
+        center = means[0].copy()
     const = np.ascontiguousarray(np.broadcast_to(const, weights.shape), dtype=np.float64)
     return means, U, const, center
 

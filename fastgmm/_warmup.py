@@ -1,5 +1,7 @@
 """Ahead-of-time compilation of every kernel on tiny data."""
 
+import warnings
+
 import numpy as np
 
 
@@ -23,8 +25,6 @@ def warmup(dtypes=("float64", "float32")):
         X = rng.normal(size=(40, 2)).astype(dtype)
         for cov in ("full", "tied", "diag", "spherical"):
             gm = GaussianMixture(2, covariance_type=cov, max_iter=2, tol=0, random_state=0)
-            import warnings
-
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 gm.fit_predict(X)
