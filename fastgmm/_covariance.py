@@ -171,7 +171,7 @@ def _spherical_cov(N, S1, S2, delta, nk, reg, d):
     return num / nk / d + reg
 
 
-def _spherical_logdet_factory(U, d):
+def _spherical_logdet(U, d):
     return d * np.log(U)
 
 
@@ -284,7 +284,7 @@ COVARIANCE_TYPES = {
         lambda K, d: K,
         _spherical_cov,
         _positive_sqrt_inv,
-        _spherical_logdet_factory,
+        _spherical_logdet,
         _square,
         _sqrt,
         _diag_sample,

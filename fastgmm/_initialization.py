@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ._config import CHUNK_SIZE
 from ._kernels import kmeans as kk
-from ._stats import no_weights
+from ._stats import no_weights, stats_shift
 from ._threading import call_kernel
 
 #: bytes of responsibilities materialised at once at initialisation
@@ -227,7 +227,7 @@ def initial_stats(ct, init_params, X, sw, n_components, rs):
         labels, centers = kmeans_labels(X, K, rs, sw_opt)
         blocks = _one_hot_blocks(labels, K, X.dtype)
         # shifted by each cluster's centre: no cancellation for far clusters
-        shift = np.broadcast_to(center, (K, d)) if ct.shift_is_center else centers
+        shift = stats_shift(ct, center, centers)
         total = resp_stats(ct, X, sw, blocks, center, shift)
         return total, shift, False
     elif init_params == "random":
@@ -242,7 +242,7 @@ def initial_stats(ct, init_params, X, sw, n_components, rs):
         Xs = np.ascontiguousarray(X[indices])
         sws = sw[indices] if sw.shape[0] else sw
         R = np.eye(K, dtype=X.dtype)
-        shift = np.broadcast_to(center, (K, d)) if ct.shift_is_center else Xs.astype(np.float64)
+        shift = stats_shift(ct, center, Xs.astype(np.float64))
         total = resp_stats(ct, Xs, sws, [(0, K, R)], center, shift)
         return total, shift, True
     return total, np.broadcast_to(center, (K, d)), False

@@ -62,12 +62,19 @@ def no_weights():
     return np.empty(0, dtype=np.float64)
 
 
+def stats_shift(ct, center, per_component):
+    """The shift (K, d) of a type's statistics: one centre for every component
+    ('tied'), else ``per_component`` (the current means, or initial centres)."""
+    if ct.shift_is_center:
+        return np.broadcast_to(center, per_component.shape)
+    return per_component
+
+
 def estep_stats(ct, X, sw, params):
     """One fused pass: statistics shifted by the current parameters."""
     means, U, const, center = kernel_args(ct, params)
     total = call_kernel(ct.kernels.stats, X, sw, no_resp(X), means, U, const, center)
-    shift = np.broadcast_to(center, means.shape) if ct.shift_is_center else means
-    return total, shift
+    return total, stats_shift(ct, center, means)
 
 
 def mstep(ct, total, shift, reg_covar, dtype, weight_norm=None):

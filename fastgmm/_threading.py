@@ -29,11 +29,6 @@ def threading_layer():
     return _layer
 
 
-def serial_only():
-    """True in a child forked after a fork-unsafe threading layer started."""
-    return _serial_only
-
-
 def _fork_unsafe(layer):
     if layer == "workqueue":
         return True
