@@ -5,9 +5,17 @@ Environment variables
 FASTGMM_CACHE
     ``0`` turns the on-disk cache of compiled kernels off (default on).
 FASTGMM_FASTMATH
-    ``1`` compiles the kernels with ``fastmath=True``: faster reductions, but
-    results then depend on vectorisation and are no longer bitwise stable
-    across machines (default off).
+    ``1`` compiles every kernel with ``fastmath=True`` (which also assumes no
+    NaN or infinity: the handling of points beyond every component is then no
+    longer guaranteed). Default off.
+
+Reductions over the rows of a block (dot products, sums) are compiled with
+the two LLVM flags ``reassoc`` and ``contract`` only (:func:`jit_reduce`):
+they let the loop vectoriser keep several partial sums and fuse multiply-adds.
+No assumption about NaN or infinity is made, the summation order is fixed by
+the compiled code, so results stay bitwise identical for any number of
+threads and from run to run; they may differ in the last bits between CPUs
+with different vector widths.
 """
 
 import os
@@ -47,9 +55,18 @@ def _decorate(func, **options):
     return numba.njit(cache=False, **options)(func)
 
 
+#: LLVM fast-math flags of the row reductions (see the module docstring)
+REDUCE_FLAGS = {"reassoc", "contract"}
+
+
 def jit(func):
     """Serial kernel helper: ``njit(nogil=True)``, cached when possible."""
     return _decorate(func)
+
+
+def jit_reduce(func):
+    """Serial reduction helper: like :func:`jit` with ``REDUCE_FLAGS``."""
+    return _decorate(func, fastmath=True if FASTMATH else REDUCE_FLAGS)
 
 
 def _serial_twin(func):

@@ -9,14 +9,11 @@ import math
 
 import numpy as np
 
-from .._config import CHUNK_SIZE, PARTIALS_BYTES, jit
+from .._config import CHUNK_SIZE, PARTIALS_BYTES, jit, jit_reduce
 
 #: rows per block inside a chunk: kernels work on feature-major blocks
 #: ``Xt[:, :nb]`` with the rows innermost, so that every loop vectorises
-BLOCK = 64
-#: lanes of the striped accumulators: a sum over rows b is kept as LANES
-#: partial sums (b mod LANES), folded in lane order at the end of a chunk
-LANES = 8
+BLOCK = 256
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 with trailing zero bits: n*_LN2_HI exact
@@ -86,17 +83,20 @@ def load_block(X, i0, nb, Xt):
 
 
 @jit
-def exp_nonpos(x, out, bits):
-    """out = exp(x) for x <= 0, elementwise, vectorisable; out may be x.
+def exp_shifted(a, m, out, bits):
+    """out = exp(a - m) for a <= m, elementwise, vectorisable.
+
+    ``out`` must not be ``a`` or ``m``: with a shared buffer the vectoriser's
+    runtime overlap check fails and the loop runs scalar (4x slower).
 
     Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, a degree-13 Taylor
     polynomial for exp(r), and 2^n built from its exponent bits. Plain IEEE
     operations only, so results are the same on every machine; error <= 1 ulp
     on [-708, 0]; exactly 0 below -708.
     """
-    m = x.shape[0]
-    for i in range(m):
-        v = x[i]
+    nb = out.shape[0]
+    for i in range(nb):
+        v = a[i] - m[i]
         keep = v > _EXP_MIN
         v = v if keep else _EXP_MIN
         n = np.floor(v * _LOG2E + 0.5)
@@ -117,8 +117,8 @@ def exp_nonpos(x, out, bits):
         p = p * r + 1.0
         out[i] = p
         bits[i] = ((np.int64(n) + 1023) << 52) if keep else 0
-    scale = bits[:m].view(np.float64)
-    for i in range(m):
+    scale = bits[:nb].view(np.float64)
+    for i in range(nb):
         out[i] = out[i] * scale[i]
 
 
@@ -144,11 +144,8 @@ def block_resp(lp, nb, sw, i0, r, mx, ssum, bits, lse):
     for b in range(nb):
         s[b] = 0.0
     for k in range(K):
-        lk = lp[k, :nb]
         rk = r[k, :nb]
-        for b in range(nb):
-            rk[b] = lk[b] - m[b]
-        exp_nonpos(rk, rk, bits)
+        exp_shifted(lp[k, :nb], m, rk, bits)
         for b in range(nb):
             s[b] += rk[b]
     for b in range(nb):
@@ -216,38 +213,135 @@ def nonzero(rk):
     return False
 
 
-@jit
-def lane_dot(acc, u, v, nb):
-    """acc[t] += sum over rows b = t (mod LANES) of u[b] v[b]."""
-    b0 = 0
-    while b0 + LANES <= nb:
-        for t in range(LANES):
-            acc[t] += u[b0 + t] * v[b0 + t]
-        b0 += LANES
-    for t in range(nb - b0):
-        acc[t] += u[b0 + t] * v[b0 + t]
+@jit_reduce
+def dot(u, v, nb):
+    """sum_b u[b] v[b] over the first ``nb`` entries (a vectorised reduction)."""
+    s = 0.0
+    for b in range(nb):
+        s += u[b] * v[b]
+    return s
 
 
-@jit
-def lane_sum(acc, u, nb):
-    """acc[t] += sum over rows b = t (mod LANES) of u[b]."""
-    b0 = 0
-    while b0 + LANES <= nb:
-        for t in range(LANES):
-            acc[t] += u[b0 + t]
-        b0 += LANES
-    for t in range(nb - b0):
-        acc[t] += u[b0 + t]
+@jit_reduce
+def total(u, nb):
+    """sum_b u[b] over the first ``nb`` entries (a vectorised reduction)."""
+    s = 0.0
+    for b in range(nb):
+        s += u[b]
+    return s
 
 
-@jit
-def fold_lanes(L, dst):
-    """dst[i] = sum_t L[i, t], in lane order."""
-    for i in range(L.shape[0]):
-        s = 0.0
-        for t in range(LANES):
-            s += L[i, t]
-        dst[i] = s
+@jit_reduce
+def shifted_moments(r, x, m, nb):
+    """(sum_b r_b (x_b - m), sum_b r_b (x_b - m)^2) in one pass."""
+    s1 = 0.0
+    s2 = 0.0
+    for b in range(nb):
+        t = x[b] - m
+        w = r[b] * t
+        s1 += w
+        s2 += w * t
+    return s1, s2
+
+
+@jit_reduce
+def scatter_upper(A, W, nb, S, base):
+    """S[base + j e + l] += sum_b W[j, b] A[l, b] for j <= l (e = rows of A).
+
+    A symmetric rank-nb update on feature-major blocks, computed as 2 x 4
+    register tiles of dot products: six row loads feed eight multiply-adds.
+    Tiles that straddle the diagonal also write a few entries below it,
+    which callers never read.
+    """
+    e = A.shape[0]
+    j = 0
+    while j < e:
+        two = j + 1 < e
+        j1 = j + 1 if two else j
+        w0 = W[j, :nb]
+        w1 = W[j1, :nb]
+        r0 = base + j * e
+        r1 = base + j1 * e
+        l = j
+        while l + 4 <= e:
+            a0 = A[l, :nb]
+            a1 = A[l + 1, :nb]
+            a2 = A[l + 2, :nb]
+            a3 = A[l + 3, :nb]
+            s0 = s1 = s2 = s3 = 0.0
+            t0 = t1 = t2 = t3 = 0.0
+            for b in range(nb):
+                x = w0[b]
+                y = w1[b]
+                p = a0[b]
+                q = a1[b]
+                u = a2[b]
+                v = a3[b]
+                s0 += x * p
+                s1 += x * q
+                s2 += x * u
+                s3 += x * v
+                t0 += y * p
+                t1 += y * q
+                t2 += y * u
+                t3 += y * v
+            S[r0 + l] += s0
+            S[r0 + l + 1] += s1
+            S[r0 + l + 2] += s2
+            S[r0 + l + 3] += s3
+            if two:
+                S[r1 + l] += t0
+                S[r1 + l + 1] += t1
+                S[r1 + l + 2] += t2
+                S[r1 + l + 3] += t3
+            l += 4
+        while l < e:
+            al = A[l, :nb]
+            s0 = t0 = 0.0
+            for b in range(nb):
+                s0 += w0[b] * al[b]
+                t0 += w1[b] * al[b]
+            S[r0 + l] += s0
+            if two:
+                S[r1 + l] += t0
+            l += 1
+        j += 2
+
+
+@jit_reduce
+def triangular_maha(U, Zt, nb, y, mh):
+    """mh[:nb] = |Z U|^2 row by row, for upper-triangular U and Zt = Z^T:
+    y_j = sum_{l <= j} U[l, j] Zt[l, :] (four terms per load/store of y),
+    mh += y_j^2. Rows innermost."""
+    d = U.shape[0]
+    m = mh[:nb]
+    yy = y[:nb]
+    for b in range(nb):
+        m[b] = 0.0
+    for j in range(d):
+        for b in range(nb):
+            yy[b] = 0.0
+        l = 0
+        while l + 4 <= j + 1:
+            u0 = U[l, j]
+            u1 = U[l + 1, j]
+            u2 = U[l + 2, j]
+            u3 = U[l + 3, j]
+            d0 = Zt[l, :nb]
+            d1 = Zt[l + 1, :nb]
+            d2 = Zt[l + 2, :nb]
+            d3 = Zt[l + 3, :nb]
+            for b in range(nb):
+                yy[b] += u0 * d0[b] + u1 * d1[b] + u2 * d2[b] + u3 * d3[b]
+            l += 4
+        while l <= j:
+            u0 = U[l, j]
+            d0 = Zt[l, :nb]
+            for b in range(nb):
+                yy[b] += u0 * d0[b]
+            l += 1
+        for b in range(nb):
+            m[b] += yy[b] * yy[b]
 
 
 @jit

@@ -29,7 +29,8 @@ from ._common import (
     load_block,
     n_chunks,
     nonzero,
-    triangular_rows,
+    scatter_upper,
+    triangular_maha,
 )
 
 
@@ -45,32 +46,27 @@ def _prepare(means, prec, center):
 
 @jit
 def _work(K, d, scatter):
-    e = d + 1 if scatter else 0
+    e = d + 1
+    A = np.empty((e, BLOCK))  # rows: x - m_k (feature-major), then ones
+    A[d, :] = 1.0
     return (
-        np.empty((d, BLOCK)),  # Dt
-        np.empty((d, BLOCK)),  # Y (log-density)
+        A,
+        np.empty(0),  # unused
         np.empty(BLOCK),  # y
         np.empty(BLOCK),  # maha
-        np.empty((BLOCK if scatter else 0, e)),  # D: [x - m_k, 1] per row
-        np.empty((BLOCK if scatter else 0, e)),  # W: r * D
-        np.zeros(K * e * e if scatter else 0),  # S: sum_b W_b^T D_b, upper
+        np.empty((e if scatter else 0, BLOCK)),  # W = r * A
+        np.zeros(K * e * e if scatter else 0),  # S: sum_b W_b A_b^T, upper
     )
 
 
 @jit
 def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
     K, d = means.shape
-    Dt, Yt, y, maha = work[0], work[1], work[2], work[3]
+    A, y, maha = work[0], work[2], work[3]
     mh = maha[:nb]
     for k in range(K):
-        block_diff_t(Xt, nb, means[k], Dt)
-        triangular_rows(prec[k], Dt, nb, Yt, y)
-        for b in range(nb):
-            mh[b] = 0.0
-        for j in range(d):
-            yj = Yt[j, :nb]
-            for b in range(nb):
-                mh[b] += yj[b] * yj[b]
+        block_diff_t(Xt, nb, means[k], A)
+        triangular_maha(prec[k], A, nb, y, mh)
         lk = lp[k, :nb]
         c = const[k]
         for b in range(nb):
@@ -78,59 +74,28 @@ def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
 
 
 @jit
-def _scatter_augmented(X, i0, nb, mean, rk, D, W, S, base):
-    """S[base:] += sum_b r_b a_b a_b^T (upper triangle), a_b = [x_b - m, 1].
-
-    One pass gives S2 (the d x d block), S1 (last column) and N (corner).
-    Features innermost, four rows per load/store of S.
-    """
-    e = D.shape[1]
-    d = e - 1
-    for b in range(nb):
-        for j in range(d):
-            D[b, j] = X[i0 + b, j] - mean[j]
-        D[b, d] = 1.0
-        for j in range(e):
-            W[b, j] = rk[b] * D[b, j]
-    b = 0
-    while b + 4 <= nb:
-        for j in range(e):
-            a0 = W[b, j]
-            a1 = W[b + 1, j]
-            a2 = W[b + 2, j]
-            a3 = W[b + 3, j]
-            s = S[base + j * e + j : base + j * e + e]
-            d0 = D[b, j:]
-            d1 = D[b + 1, j:]
-            d2 = D[b + 2, j:]
-            d3 = D[b + 3, j:]
-            for t in range(s.shape[0]):
-                s[t] += a0 * d0[t] + a1 * d1[t] + a2 * d2[t] + a3 * d3[t]
-        b += 4
-    while b < nb:
-        for j in range(e):
-            a0 = W[b, j]
-            s = S[base + j * e + j : base + j * e + e]
-            d0 = D[b, j:]
-            for t in range(s.shape[0]):
-                s[t] += a0 * d0[t]
-        b += 1
-
-
-@jit
 def _block_scatter(X, Xt, i0, nb, means, center, r, work):
+    """S_k += sum_b r_kb a_b a_b^T with a_b = [x_b - m_k, 1]: one symmetric
+    update gives S2 (the d x d block), S1 (last column) and N (corner)."""
     K, d = means.shape
-    D, W, S = work[4], work[5], work[6]
+    A, W, S = work[0], work[4], work[5]
     e = d + 1
     for k in range(K):
         rk = r[k, :nb]
-        if nonzero(rk):
-            _scatter_augmented(X, i0, nb, means[k], rk, D, W, S, k * e * e)
+        if not nonzero(rk):
+            continue
+        block_diff_t(Xt, nb, means[k], A)
+        for j in range(e):
+            aj = A[j, :nb]
+            wj = W[j, :nb]
+            for b in range(nb):
+                wj[b] = rk[b] * aj[b]
+        scatter_upper(A, W, nb, S, k * e * e)
 
 
 @jit
 def _finish(K, d, work, out):
-    S = work[6]
+    S = work[5]
     e = d + 1
     for k in range(K):
         base = k * e * e

@@ -15,7 +15,6 @@ from numba import prange
 from .._config import jit, pjit
 from ._common import (
     BLOCK,
-    LANES,
     add_into,
     block_outputs,
     block_resp,
@@ -23,13 +22,12 @@ from ._common import (
     block_T,
     chunk_group,
     chunk_rows,
-    fold_lanes,
     given_resp,
-    lane_dot,
-    lane_sum,
     load_block,
     n_chunks,
     nonzero,
+    shifted_moments,
+    total,
 )
 
 
@@ -47,19 +45,17 @@ def _prepare(means, prec, center):
 def _work(K, d, scatter):
     ks = K if scatter else 0
     return (
-        np.empty(BLOCK),  # x - m
-        np.empty(BLOCK),  # r (x - m)
         np.empty(BLOCK),  # |x - m|^2
-        np.zeros((ks, LANES)),  # N lanes
-        np.zeros((ks * d, LANES)),  # S1 lanes
-        np.zeros((ks, LANES)),  # S2 lanes
+        np.zeros(ks),  # N
+        np.zeros(ks * d),  # S1
+        np.zeros(ks),  # S2
     )
 
 
 @jit
 def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
     K, d = means.shape
-    q = work[2][:nb]
+    q = work[0][:nb]
     for k in range(K):
         for b in range(nb):
             q[b] = 0.0
@@ -79,31 +75,25 @@ def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
 @jit
 def _block_scatter(X, Xt, i0, nb, means, center, r, work):
     K, d = means.shape
-    tb, wb, q = work[0][:nb], work[1][:nb], work[2][:nb]
-    NL, S1L, S2L = work[3], work[4], work[5]
+    N, S1, S2 = work[1], work[2], work[3]
     for k in range(K):
         rk = r[k, :nb]
         if not nonzero(rk):
             continue
-        lane_sum(NL[k], rk, nb)
-        for b in range(nb):
-            q[b] = 0.0
+        N[k] += total(rk, nb)
+        s2 = 0.0
         for j in range(d):
-            m = means[k, j]
-            xt = Xt[j, :nb]
-            for b in range(nb):
-                tb[b] = xt[b] - m
-                wb[b] = rk[b] * tb[b]
-                q[b] += tb[b] * tb[b]
-            lane_sum(S1L[k * d + j], wb, nb)
-        lane_dot(S2L[k], rk, q, nb)
+            s1, t = shifted_moments(rk, Xt[j], means[k, j], nb)
+            S1[k * d + j] += s1
+            s2 += t
+        S2[k] += s2
 
 
 @jit
 def _finish(K, d, work, out):
-    fold_lanes(work[3], out[:K])
-    fold_lanes(work[4], out[K : K + K * d])
-    fold_lanes(work[5], out[K + K * d : K + K * d + K])
+    out[:K] = work[1]
+    out[K : K + K * d] = work[2]
+    out[K + K * d : K + K * d + K] = work[3]
 
 
 # --- drivers: the same text in every covariance module. Numba binds the block

@@ -19,7 +19,6 @@ from numba import prange
 from .._config import jit, pjit
 from ._common import (
     BLOCK,
-    LANES,
     add_into,
     block_outputs,
     block_resp,
@@ -28,13 +27,13 @@ from ._common import (
     block_T,
     chunk_group,
     chunk_rows,
-    fold_lanes,
     given_resp,
-    lane_dot,
-    lane_sum,
+    dot,
     load_block,
     n_chunks,
     nonzero,
+    scatter_upper,
+    total,
     triangular_rows,
 )
 
@@ -67,9 +66,9 @@ def _work(K, d, scatter):
         np.empty(BLOCK),  # y
         np.empty(BLOCK),  # maha
         np.empty(BLOCK),  # sum_k r
-        np.zeros((ks, LANES)),  # N lanes
-        np.zeros((ks * d, LANES)),  # S1 lanes
-        np.zeros((d * d if scatter else 0, LANES)),  # S2 lanes
+        np.zeros(ks),  # N
+        np.zeros(ks * d),  # S1
+        np.zeros(d * d if scatter else 0),  # S2, upper triangle
     )
 
 
@@ -99,7 +98,7 @@ def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
 def _block_scatter(X, Xt, i0, nb, means, center, r, work):
     K, d = means.shape
     Zt, Wt, rsum = work[0], work[1], work[4]
-    NL, S1L, S2L = work[5], work[6], work[7]
+    N, S1, S2 = work[5], work[6], work[7]
     block_diff_t(Xt, nb, center, Zt)
     rs = rsum[:nb]
     for b in range(nb):
@@ -110,24 +109,25 @@ def _block_scatter(X, Xt, i0, nb, means, center, r, work):
             rs[b] += rk[b]
         if not nonzero(rk):
             continue
-        lane_sum(NL[k], rk, nb)
+        N[k] += total(rk, nb)
         for j in range(d):
-            lane_dot(S1L[k * d + j], rk, Zt[j], nb)
+            S1[k * d + j] += dot(rk, Zt[j], nb)
     for j in range(d):
         wt = Wt[j, :nb]
         zt = Zt[j, :nb]
         for b in range(nb):
             wt[b] = rs[b] * zt[b]
-    for j in range(d):
-        for l in range(j, d):
-            lane_dot(S2L[j * d + l], Wt[j], Zt[l], nb)
+    scatter_upper(Zt, Wt, nb, S2, 0)
 
 
 @jit
 def _finish(K, d, work, out):
-    fold_lanes(work[5], out[:K])
-    fold_lanes(work[6], out[K : K + K * d])
-    fold_lanes(work[7], out[K + K * d : K + K * d + d * d])
+    out[:K] = work[5]
+    out[K : K + K * d] = work[6]
+    S2 = work[7]
+    for j in range(d):
+        for l in range(d):
+            out[K + K * d + j * d + l] = S2[j * d + l] if l >= j else 0.0
 
 
 # --- drivers: the same text in every covariance module. Numba binds the block
