@@ -16,6 +16,7 @@ import numpy as np
 from scipy import linalg
 
 from ._kernels import diag, full, spherical, tied
+from ._kernels.linalg import inverse_cholesky_upper
 
 ILL_DEFINED = (
     "Fitting the mixture model failed because some components have "
@@ -57,15 +58,18 @@ def _sym_upper(S2, d):
     return A + np.swapaxes(np.triu(A, 1), -1, -2)
 
 
-def _chol_upper_inverse(cov, dtype):
-    """U with U U^T = inv(cov), as sklearn: U = inv(cholesky(cov, lower)).T."""
+def _full_prec_chol(cov, dtype):
+    """U[k] with U U^T = inv(cov[k]), as sklearn: U = inv(cholesky(cov, lower)).T."""
     _check_finite_covariance(cov, dtype)
-    try:
-        L = linalg.cholesky(cov, lower=True)
-    except linalg.LinAlgError:
-        raise ill_defined_error(dtype) from None
-    d = cov.shape[0]
-    return linalg.solve_triangular(L, np.eye(d), lower=True).T
+    C = np.ascontiguousarray(cov, dtype=np.float64)
+    U = np.empty_like(C)
+    if inverse_cholesky_upper(C, U) >= 0:
+        raise ill_defined_error(dtype)
+    return U
+
+
+def _chol_upper_inverse(cov, dtype):
+    return _full_prec_chol(cov[None], dtype)[0]
 
 
 def _chol_from_precision(P):
@@ -88,11 +92,6 @@ def _full_cov(N, S1, S2, delta, nk, reg, d):
     C /= nk[:, None, None]
     C[:, np.arange(d), np.arange(d)] += reg
     return C
-
-
-def _full_prec_chol(cov, dtype):
-    _check_finite_covariance(cov, dtype)
-    return np.stack([_chol_upper_inverse(c, dtype) for c in cov])
 
 
 def _full_logdet(U):

@@ -25,11 +25,18 @@ def _tol(dtype):
     return dict(rtol=1e-9, atol=1e-9)
 
 
+#: feature counts that reach every code path: d = 1, the d = 2 special case,
+#: tile remainders (scatter tiles are 2 x 4, triangular tiles 1 x 4 below 16
+#: features and 4 x 4 from 16), and the tiled path with a ragged last tile
+DIMS = [1, 2, 4, 7, 17]
+
+
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("weighted", [False, True])
-def test_estep_stats_matches_naive(rng, cov_type, dtype, weighted):
-    K, d = 3, 4
+@pytest.mark.parametrize("d", DIMS)
+def test_estep_stats_matches_naive(rng, cov_type, dtype, weighted, d):
+    K = 3
     weights, means, covs, U = random_params(rng, K, d, cov_type)
     X = _data(rng, N_ROWS, d, dtype, means)
     sw = rng.uniform(0, 3, size=N_ROWS) if weighted else None
@@ -59,8 +66,9 @@ def test_given_resp_stats_matches_naive(rng, cov_type, dtype):
 
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_score_rows_matches_naive(rng, cov_type, dtype):
-    K, d = 5, 3
+@pytest.mark.parametrize("d", DIMS)
+def test_score_rows_matches_naive(rng, cov_type, dtype, d):
+    K = 5
     weights, means, covs, U = random_params(rng, K, d, cov_type)
     X = _data(rng, N_ROWS, d, dtype, means)
     ct = COVARIANCE_TYPES[cov_type]
@@ -167,3 +175,37 @@ def test_lloyd_step_matches_naive(rng, weighted):
     dist = np.empty(n)
     kk.assigned_sqdist(X, xmean, centers, labels, dist)
     np.testing.assert_allclose(dist, ((X - xmean - centers[labels]) ** 2).sum(1), rtol=1e-12)
+
+
+def test_inverse_cholesky_matches_numpy(rng):
+    from fastgmm._kernels.linalg import inverse_cholesky_upper
+
+    for d in (1, 2, 5, 17):
+        A = rng.normal(size=(6, d, d))
+        C = A @ np.swapaxes(A, 1, 2) + 0.1 * np.eye(d)
+        U = np.empty_like(C)
+        assert inverse_cholesky_upper(C, U) == -1
+        want = np.swapaxes(np.linalg.inv(np.linalg.cholesky(C)), 1, 2)
+        np.testing.assert_allclose(U, want, rtol=1e-10, atol=1e-12)
+        np.testing.assert_array_equal(np.tril(U[0], -1), 0.0)
+        # the first matrix that is not positive definite is reported
+        C[4, 0, 0] = -1.0
+        C[5, 0, 0] = np.nan
+        assert inverse_cholesky_upper(C, U) == 4
+
+
+def test_vectorised_exp_and_log_are_accurate(rng):
+    from fastgmm._kernels._common import exp_shifted, log_ge1
+
+    a = np.concatenate([-rng.uniform(0, 750, 5000), [0.0, -708.0, -708.5, -np.inf]])
+    m = np.zeros_like(a)
+    out = np.empty_like(a)
+    bits = np.empty(a.size, np.int64)
+    exp_shifted(a, m, out, bits)
+    want = np.exp(a)
+    want[a <= -708.0] = 0.0  # documented flush from -708 down
+    np.testing.assert_allclose(out, want, rtol=3e-16, atol=0)
+    x = np.concatenate([1.0 + rng.uniform(0, 1e3, 5000), [1.0, 2.0, np.sqrt(2.0)]])
+    got = np.empty_like(x)
+    log_ge1(x, got, np.empty(x.size, np.int64), x.size)
+    np.testing.assert_allclose(got, np.log(x), rtol=5e-16, atol=1e-300)

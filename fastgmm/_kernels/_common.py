@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .._config import CHUNK_SIZE, PARTIALS_BYTES, jit, jit_reduce
+from .._config import CHUNK_SIZE, PARTIALS_BYTES, jit, jit_fma, jit_reduce
 
 #: rows per block inside a chunk: kernels work on feature-major blocks
 #: ``Xt[:, :nb]`` with the rows innermost, so that every loop vectorises
@@ -82,7 +82,7 @@ def load_block(X, i0, nb, Xt):
             Xt[j, b] = X[i0 + b, j]
 
 
-@jit
+@jit_fma
 def exp_shifted(a, m, out, bits):
     """out = exp(a - m) for a <= m, elementwise, vectorisable.
 
@@ -90,9 +90,8 @@ def exp_shifted(a, m, out, bits):
     runtime overlap check fails and the loop runs scalar (4x slower).
 
     Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, a degree-13 Taylor
-    polynomial for exp(r), and 2^n built from its exponent bits. Plain IEEE
-    operations only, so results are the same on every machine; error <= 1 ulp
-    on [-708, 0]; exactly 0 below -708.
+    polynomial for exp(r) (Horner, fused multiply-adds), and 2^n built from
+    its exponent bits. Error <= 1 ulp on (-708, 0]; exactly 0 from -708 down.
     """
     nb = out.shape[0]
     for i in range(nb):
@@ -122,6 +121,43 @@ def exp_shifted(a, m, out, bits):
         out[i] = out[i] * scale[i]
 
 
+@jit_fma
+def log_ge1(x, out, bits, nb):
+    """out[:nb] = log(x[:nb]) for finite x >= 1 (a row's sum of exp(lp - max),
+    between 1 and K), elementwise and vectorisable; other values give garbage.
+
+    x = 2^e f with f in [sqrt(1/2), sqrt(2)); log f = 2 atanh(t),
+    t = (f - 1) / (f + 1), |t| <= 0.1716, by its series to t^23 (truncation
+    < 1e-18); e ln 2 added in two parts. Error about 1 ulp.
+    """
+    xb = x[:nb].view(np.int64)
+    for i in range(nb):
+        v = xb[i]
+        out[i] = np.float64((v >> 52) - 1023)
+        bits[i] = (v & 0xFFFFFFFFFFFFF) | 0x3FF0000000000000
+    f = bits[:nb].view(np.float64)
+    for i in range(nb):
+        m = f[i]
+        e = out[i]
+        big = m > 1.4142135623730951
+        m = m * 0.5 if big else m
+        e = e + 1.0 if big else e
+        t = (m - 1.0) / (m + 1.0)
+        t2 = t * t
+        p = 1.0 / 23.0
+        p = p * t2 + 1.0 / 21.0
+        p = p * t2 + 1.0 / 19.0
+        p = p * t2 + 1.0 / 17.0
+        p = p * t2 + 1.0 / 15.0
+        p = p * t2 + 1.0 / 13.0
+        p = p * t2 + 1.0 / 11.0
+        p = p * t2 + 1.0 / 9.0
+        p = p * t2 + 1.0 / 7.0
+        p = p * t2 + 1.0 / 5.0
+        p = p * t2 + 1.0 / 3.0
+        out[i] = e * _LN2_HI + (2.0 * t + (2.0 * t * t2 * p + e * _LN2_LO))
+
+
 @jit
 def block_resp(lp, nb, sw, i0, r, mx, ssum, bits, lse):
     """Responsibilities of a block: r[k, b] = w_b exp(lp[k, b] - lse_b).
@@ -148,13 +184,15 @@ def block_resp(lp, nb, sw, i0, r, mx, ssum, bits, lse):
         exp_shifted(lp[k, :nb], m, rk, bits)
         for b in range(nb):
             s[b] += rk[b]
+    log_ge1(s, lse, bits, nb)
     for b in range(nb):
-        if math.isfinite(m[b]):
-            lse[b] = m[b] + math.log(s[b])
-            s[b] = row_weight(sw, i0 + b) / s[b]
-        else:
-            lse[b] = m[b]
-            s[b] = 0.0
+        finite = m[b] - m[b] == 0.0
+        lse[b] = m[b] + lse[b] if finite else m[b]
+        s[b] = 1.0 / s[b] if finite else 0.0
+    if sw.shape[0] != 0:
+        w = sw[i0 : i0 + nb]
+        for b in range(nb):
+            s[b] = w[b] * s[b]
     for k in range(K):
         rk = r[k, :nb]
         for b in range(nb):
@@ -309,15 +347,23 @@ def scatter_upper(A, W, nb, S, base):
 
 
 @jit_reduce
-def triangular_maha(U, Zt, nb, y, mh):
-    """mh[:nb] = |Z U|^2 row by row, for upper-triangular U and Zt = Z^T:
-    y_j = sum_{l <= j} U[l, j] Zt[l, :] (four terms per load/store of y),
-    mh += y_j^2. Rows innermost."""
+def triangular_maha(U, Zt, nb, Y, mh):
+    """mh[:nb] = |Z U|^2 row by row, for upper-triangular U (d x d) and
+    Zt = Z^T (feature-major rows); ``Y`` is (4, BLOCK) scratch.
+
+    y_j = sum_{l <= j} U[l, j] Zt[l, :], mh = sum_j y_j^2, rows innermost.
+    Small d: one output column at a time, four input rows per load/store of
+    y. d >= 16: 4 x 4 register tiles (four outputs share each input row),
+    which halves the memory traffic per multiply-add.
+    """
     d = U.shape[0]
     m = mh[:nb]
-    yy = y[:nb]
     for b in range(nb):
         m[b] = 0.0
+    if d >= 16:
+        _triangular_maha_tiled(U, Zt, nb, Y, m)
+        return
+    yy = Y[0, :nb]
     for j in range(d):
         for b in range(nb):
             yy[b] = 0.0
@@ -342,6 +388,61 @@ def triangular_maha(U, Zt, nb, y, mh):
             l += 1
         for b in range(nb):
             m[b] += yy[b] * yy[b]
+
+
+@jit
+def _upper(U, l, j):
+    """U[l, j] of an upper-triangular U, 0 outside it (and beyond its size)."""
+    d = U.shape[0]
+    return U[l, j] if l <= j and j < d else 0.0
+
+
+@jit_reduce
+def _triangular_maha_tiled(U, Zt, nb, Y, m):
+    d = U.shape[0]
+    y0 = Y[0, :nb]
+    y1 = Y[1, :nb]
+    y2 = Y[2, :nb]
+    y3 = Y[3, :nb]
+    for j0 in range(0, d, 4):
+        for b in range(nb):
+            y0[b] = 0.0
+            y1[b] = 0.0
+            y2[b] = 0.0
+            y3[b] = 0.0
+        end = min(d, j0 + 4)  # input rows l < end reach columns j0..j0+3
+        l = 0
+        while l + 4 <= end:
+            u00, u01, u02, u03 = _upper(U, l, j0), _upper(U, l, j0 + 1), _upper(U, l, j0 + 2), _upper(U, l, j0 + 3)
+            u10, u11, u12, u13 = _upper(U, l + 1, j0), _upper(U, l + 1, j0 + 1), _upper(U, l + 1, j0 + 2), _upper(U, l + 1, j0 + 3)
+            u20, u21, u22, u23 = _upper(U, l + 2, j0), _upper(U, l + 2, j0 + 1), _upper(U, l + 2, j0 + 2), _upper(U, l + 2, j0 + 3)
+            u30, u31, u32, u33 = _upper(U, l + 3, j0), _upper(U, l + 3, j0 + 1), _upper(U, l + 3, j0 + 2), _upper(U, l + 3, j0 + 3)
+            d0 = Zt[l, :nb]
+            d1 = Zt[l + 1, :nb]
+            d2 = Zt[l + 2, :nb]
+            d3 = Zt[l + 3, :nb]
+            for b in range(nb):
+                p = d0[b]
+                q = d1[b]
+                r = d2[b]
+                s = d3[b]
+                y0[b] += u00 * p + u10 * q + u20 * r + u30 * s
+                y1[b] += u01 * p + u11 * q + u21 * r + u31 * s
+                y2[b] += u02 * p + u12 * q + u22 * r + u32 * s
+                y3[b] += u03 * p + u13 * q + u23 * r + u33 * s
+            l += 4
+        while l < end:
+            u00, u01, u02, u03 = _upper(U, l, j0), _upper(U, l, j0 + 1), _upper(U, l, j0 + 2), _upper(U, l, j0 + 3)
+            d0 = Zt[l, :nb]
+            for b in range(nb):
+                p = d0[b]
+                y0[b] += u00 * p
+                y1[b] += u01 * p
+                y2[b] += u02 * p
+                y3[b] += u03 * p
+            l += 1
+        for b in range(nb):
+            m[b] += (y0[b] * y0[b] + y1[b] * y1[b]) + (y2[b] * y2[b] + y3[b] * y3[b])
 
 
 @jit

@@ -14,7 +14,7 @@ triangle only, flat (K*d*d).
 import numpy as np
 from numba import prange
 
-from .._config import jit, pjit
+from .._config import jit, jit_fma, jit_reduce, pjit
 from ._common import (
     BLOCK,
     add_into,
@@ -52,21 +52,68 @@ def _work(K, d, scatter):
     return (
         A,
         np.empty(0),  # unused
-        np.empty(BLOCK),  # y
+        np.empty((4, BLOCK)),  # Y: triangular_maha scratch
         np.empty(BLOCK),  # maha
         np.empty((e if scatter else 0, BLOCK)),  # W = r * A
         np.zeros(K * e * e if scatter else 0),  # S: sum_b W_b A_b^T, upper
     )
 
 
+@jit_fma
+def _logprob_2d(x0, x1, nb, means, prec, const, lp):
+    """d = 2, every component in one register-resident loop per component."""
+    for k in range(means.shape[0]):
+        m0 = means[k, 0]
+        m1 = means[k, 1]
+        u00 = prec[k, 0, 0]
+        u01 = prec[k, 0, 1]
+        u11 = prec[k, 1, 1]
+        c = const[k]
+        lk = lp[k, :nb]
+        for b in range(nb):
+            z0 = x0[b] - m0
+            z1 = x1[b] - m1
+            y0 = u00 * z0
+            y1 = u01 * z0 + u11 * z1
+            lk[b] = c - 0.5 * (y0 * y0 + y1 * y1)
+
+
+@jit_reduce
+def _scatter_2d(x0, x1, nb, m0, m1, rk, S, base):
+    """d = 2: the six sums of the augmented scatter in one loop."""
+    n = s0 = s1 = s00 = s01 = s11 = 0.0
+    for b in range(nb):
+        r = rk[b]
+        z0 = x0[b] - m0
+        z1 = x1[b] - m1
+        w0 = r * z0
+        w1 = r * z1
+        n += r
+        s0 += w0
+        s1 += w1
+        s00 += w0 * z0
+        s01 += w0 * z1
+        s11 += w1 * z1
+    # augmented layout (e = 3): [S2 | S1; . | N], upper triangle
+    S[base + 0] += s00
+    S[base + 1] += s01
+    S[base + 2] += s0
+    S[base + 4] += s11
+    S[base + 5] += s1
+    S[base + 8] += n
+
+
 @jit
 def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
     K, d = means.shape
-    A, y, maha = work[0], work[2], work[3]
+    if d == 2:
+        _logprob_2d(Xt[0], Xt[1], nb, means, prec, const, lp)
+        return
+    A, Y, maha = work[0], work[2], work[3]
     mh = maha[:nb]
     for k in range(K):
         block_diff_t(Xt, nb, means[k], A)
-        triangular_maha(prec[k], A, nb, y, mh)
+        triangular_maha(prec[k], A, nb, Y, mh)
         lk = lp[k, :nb]
         c = const[k]
         for b in range(nb):
@@ -83,6 +130,9 @@ def _block_scatter(X, Xt, i0, nb, means, center, r, work):
     for k in range(K):
         rk = r[k, :nb]
         if not nonzero(rk):
+            continue
+        if d == 2:
+            _scatter_2d(Xt[0], Xt[1], nb, means[k, 0], means[k, 1], rk, S, k * e * e)
             continue
         block_diff_t(Xt, nb, means[k], A)
         for j in range(e):
