@@ -19,6 +19,8 @@ import threading
 
 import numba
 
+from ._config import CHUNK_SIZE
+
 _lock = threading.RLock()
 _layer = None
 _serial_only = False
@@ -53,10 +55,17 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def call_kernel(kernel, *args):
+def call_kernel(kernel, X, *args):
+    """Run a parallel kernel whose first argument is the data ``X``.
+
+    Data of one chunk (``CHUNK_SIZE`` rows or fewer) runs the serial twin:
+    there is nothing to share out, and waking the thread pool costs more than
+    the work (same code, same results).
+    """
     global _layer
-    if _serial_only:
-        return kernel.serial(*args)
+    if _serial_only or X.shape[0] <= CHUNK_SIZE:
+        return kernel.serial(X, *args)
+    args = (X,) + args
     if _layer is not None and _layer != "workqueue":
         return kernel(*args)
     with _lock:
@@ -67,3 +76,63 @@ def call_kernel(kernel, *args):
             except ValueError:  # no parallel region has run yet
                 pass
         return out
+
+
+def _check_num_threads(n):
+    if isinstance(n, bool) or not hasattr(n, "__index__"):
+        raise TypeError(f"n must be an integer number of threads, got {n!r}")
+    n = int(n.__index__())
+    limit = numba.config.NUMBA_NUM_THREADS
+    if not 1 <= n <= limit:
+        raise ValueError(
+            f"n must be between 1 and {limit} (Numba's thread pool size, fixed per "
+            f"process by the NUMBA_NUM_THREADS environment variable), got {n}"
+        )
+    return n
+
+
+class num_threads:
+    """Run fastgmm's kernels on at most ``n`` threads in the calling thread.
+
+    A thin wrapper around ``numba.set_num_threads`` / ``numba.get_num_threads``.
+    The setting takes effect at once and applies to kernels called from the
+    calling Python thread only (Numba keeps it per thread); used as a context
+    manager it restores the previous value on exit, exceptions included::
+
+        with fastgmm.num_threads(1):
+            gm.fit(X)             # single-threaded
+        fastgmm.num_threads(2)    # plain call: stays in effect for this thread
+
+    Results are bitwise identical for any ``n``. The process-wide ceiling is
+    Numba's pool size, ``NUMBA_NUM_THREADS`` (an environment variable read
+    when Numba is imported); threadpoolctl and ``OMP_NUM_THREADS`` do not
+    limit Numba once it has started.
+
+    Parameters
+    ----------
+    n : int
+        Number of threads, ``1 <= n <= numba.config.NUMBA_NUM_THREADS``.
+
+    Raises
+    ------
+    TypeError
+        ``n`` is not an integer.
+    ValueError
+        ``n`` is outside that range.
+    """
+
+    def __init__(self, n):
+        n = _check_num_threads(n)
+        self.previous = numba.get_num_threads()
+        numba.set_num_threads(n)
+        self.n = n
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        numba.set_num_threads(self.previous)
+        return False
+
+    def __repr__(self):
+        return f"num_threads({self.n})"

@@ -10,7 +10,7 @@ import numpy as np
 from numba import prange
 
 from .._config import jit, pjit
-from ._common import add_into, chunk_group, chunk_rows, n_chunks, row_weight
+from ._common import BLOCK, add_into, chunk_group, chunk_rows, n_chunks, row_weight
 
 
 @jit
@@ -28,6 +28,34 @@ def _round(v, single):
     if single:
         return np.float64(np.float32(v))
     return v
+
+
+@jit
+def _load_centred(X, xmean, i0, nb, Xt):
+    """Xt[:, :nb] = (X[i0:i0+nb] - xmean).T, the difference in X's dtype."""
+    d = X.shape[1]
+    for b in range(nb):
+        for j in range(d):
+            Xt[j, b] = np.float64(X[i0 + b, j] - xmean[j])
+
+
+@jit
+def _block_sqdist(Xt, nb, c, single, out):
+    """out[:nb] = |Xt[:, b] - c|^2: the same operations, in the same order,
+    as :func:`_sqdist`, with rows innermost so that the loops vectorise."""
+    d = Xt.shape[0]
+    o = out[:nb]
+    for b in range(nb):
+        o[b] = 0.0
+    for j in range(d):
+        cj = c[j]
+        xt = Xt[j, :nb]
+        for b in range(nb):
+            t = xt[b] - cj
+            o[b] += t * t
+    if single:
+        for b in range(nb):
+            o[b] = np.float64(np.float32(o[b]))
 
 
 @pjit
@@ -51,31 +79,43 @@ def centered_sq_sums(X, mean):
 @pjit
 def min_sqdist(X, xmean, c, closest, first, single):
     """closest[i] = min(closest[i], |X[i] - xmean - c|^2) (or = when first)."""
-    n = X.shape[0]
+    n, d = X.shape
     for ch in prange(n_chunks(n)):
         lo, hi = chunk_rows(ch, n)
-        for i in range(lo, hi):
-            v = _round(_sqdist(X, i, xmean, c), single)
-            if first or v < closest[i]:
-                closest[i] = v
+        Xt = np.empty((d, BLOCK))
+        v = np.empty(BLOCK)
+        for i0 in range(lo, hi, BLOCK):
+            nb = min(BLOCK, hi - i0)
+            _load_centred(X, xmean, i0, nb, Xt)
+            _block_sqdist(Xt, nb, c, single, v)
+            for b in range(nb):
+                if first or v[b] < closest[i0 + b]:
+                    closest[i0 + b] = v[b]
 
 
 @pjit
 def candidate_pots(X, sw, xmean, cands, closest, single):
     """pot[t] = sum_i w_i min(closest_i, |X[i] - xmean - cands[t]|^2)."""
-    n = X.shape[0]
+    n, d = X.shape
     T = cands.shape[0]
     nch = n_chunks(n)
     part = np.zeros((nch, T))
     for ch in prange(nch):
         lo, hi = chunk_rows(ch, n)
-        for i in range(lo, hi):
-            w = row_weight(sw, i)
+        Xt = np.empty((d, BLOCK))
+        v = np.empty(BLOCK)
+        for i0 in range(lo, hi, BLOCK):
+            nb = min(BLOCK, hi - i0)
+            _load_centred(X, xmean, i0, nb, Xt)
             for t in range(T):
-                v = _round(_sqdist(X, i, xmean, cands[t]), single)
-                if closest[i] < v:
-                    v = closest[i]
-                part[ch, t] += w * v
+                _block_sqdist(Xt, nb, cands[t], single, v)
+                s = part[ch, t]
+                for b in range(nb):  # rows in order: the sum of the scalar loop
+                    vb = v[b]
+                    if closest[i0 + b] < vb:
+                        vb = closest[i0 + b]
+                    s += row_weight(sw, i0 + b) * vb
+                part[ch, t] = s
     total = np.zeros(T)
     for ch in range(nch):
         add_into(total, part[ch])
@@ -87,22 +127,33 @@ def _lloyd_chunk(X, sw, xmean, centers, labels, lo, hi, update, out):
     K, d = centers.shape
     for j in range(out.shape[0]):
         out[j] = 0.0
-    for i in range(lo, hi):
-        best = 0
-        best_d = _sqdist(X, i, xmean, centers[0])
+    Xt = np.empty((d, BLOCK))
+    dist = np.empty(BLOCK)
+    best_d = np.empty(BLOCK)
+    best = np.empty(BLOCK, dtype=np.int64)
+    for i0 in range(lo, hi, BLOCK):
+        nb = min(BLOCK, hi - i0)
+        _load_centred(X, xmean, i0, nb, Xt)
+        _block_sqdist(Xt, nb, centers[0], False, best_d)
+        for b in range(nb):
+            best[b] = 0
         for k in range(1, K):
-            dk = _sqdist(X, i, xmean, centers[k])
-            if dk < best_d:
-                best_d = dk
-                best = k
-        if labels[i] != best:
-            out[K * d + K] += 1.0
-            labels[i] = best
-        if update:
-            w = row_weight(sw, i)
-            out[K * d + best] += w
-            for j in range(d):
-                out[best * d + j] += w * np.float64(X[i, j] - xmean[j])
+            _block_sqdist(Xt, nb, centers[k], False, dist)
+            for b in range(nb):
+                closer = dist[b] < best_d[b]
+                best_d[b] = dist[b] if closer else best_d[b]
+                best[b] = k if closer else best[b]
+        for b in range(nb):
+            i = i0 + b
+            kb = best[b]
+            if labels[i] != kb:
+                out[K * d + K] += 1.0
+                labels[i] = kb
+            if update:
+                w = row_weight(sw, i)
+                out[K * d + kb] += w
+                for j in range(d):
+                    out[kb * d + j] += w * Xt[j, b]
 
 
 @pjit
