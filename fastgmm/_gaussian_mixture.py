@@ -235,8 +235,10 @@ class GaussianMixture(BaseMixture):
         given = (self.weights_init, self.means_init, self.precisions_init)
         params = Params(None, None, None, None)
         if any(p is None for p in given):
+            # _kmeans: a k-means cache set by select_model for one fit only
             total, shift, partial = initial_stats(
-                ct, self.init_params, X, sw, self.n_components, random_state
+                ct, self.init_params, X, sw, self.n_components, random_state,
+                kmeans=getattr(self, "_kmeans", None),
             )
             n_total = X.shape[0] if sw.shape[0] == 0 else float(np.sum(sw))
             params = mstep(ct, total, shift, self.reg_covar, X.dtype, weight_norm=n_total)

@@ -115,6 +115,12 @@ def kmeans_labels(X, K, rs, sw=None):
             break
     if not strict:
         call_kernel(kk.lloyd_step, X, w_kernel, xmean, centers, labels, False)
+    warn_if_few_clusters(labels, K, stacklevel=3)
+    return labels, centers + xmean
+
+
+def warn_if_few_clusters(labels, K, stacklevel=2):
+    """KMeans' warning when fewer than K clusters are not empty."""
     distinct = int(np.count_nonzero(np.bincount(labels, minlength=K)))
     if distinct < K:
         warnings.warn(
@@ -122,9 +128,8 @@ def kmeans_labels(X, K, rs, sw=None):
             "n_clusters ({}). Possibly due to duplicate points "
             "in X.".format(distinct, K),
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
-    return labels, centers + xmean
 
 
 def _relocate_empty_clusters(X, sw, xmean, centers, sums, weights, labels):
@@ -213,18 +218,21 @@ def uncentred_gram(ct_tied, X, sw, center):
     return G + np.outer(s1, center) + np.outer(center, s1) + W * np.outer(center, center)
 
 
-def initial_stats(ct, init_params, X, sw, n_components, rs):
+def initial_stats(ct, init_params, X, sw, n_components, rs, kmeans=None):
     """Statistics of the initial responsibilities, their shift (K, d), and
     whether the responsibilities cover only K rows (single-point inits).
 
     Consumes ``rs`` exactly as sklearn's ``_initialize_parameters``.
+    ``kmeans`` replaces :func:`kmeans_labels` (same signature and results, same
+    use of ``rs``): ``select_model`` passes a cache so that the k-means of one
+    (K, seed) is computed once for every covariance type.
     """
     n, d = X.shape
     K = n_components
     center = np.ascontiguousarray(X.mean(axis=0), dtype=np.float64)
     sw_opt = sw if sw.shape[0] else None
     if init_params == "kmeans":
-        labels, centers = kmeans_labels(X, K, rs, sw_opt)
+        labels, centers = (kmeans or kmeans_labels)(X, K, rs, sw_opt)
         blocks = _one_hot_blocks(labels, K, X.dtype)
         # shifted by each cluster's centre: no cancellation for far clusters
         shift = stats_shift(ct, center, centers)

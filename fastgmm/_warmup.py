@@ -1,5 +1,6 @@
 """Ahead-of-time compilation of every kernel on tiny data."""
 
+import itertools
 import warnings
 
 import numpy as np
@@ -10,19 +11,21 @@ def warmup(dtypes=("float64", "float32")):
 
     Fits and scores a tiny model for each covariance type and dtype, which
     exercises the k-means initialisation, the fused EM pass and the scoring
-    kernels. Call it once at service start-up to keep compilation out of
-    the first real request.
+    kernels, on data of one chunk (which run the kernels' serial twins) and of
+    two chunks (the parallel drivers). Call it once at service start-up to
+    keep compilation out of the first real request.
 
     Parameters
     ----------
     dtypes : sequence of {'float64', 'float32'}, default=('float64', 'float32')
         The input dtypes to compile for.
     """
+    from ._config import CHUNK_SIZE
     from ._gaussian_mixture import GaussianMixture
 
     rng = np.random.RandomState(0)
-    for dtype in dtypes:
-        X = rng.normal(size=(40, 2)).astype(dtype)
+    for dtype, n in itertools.product(dtypes, (40, CHUNK_SIZE + 1)):
+        X = rng.normal(size=(n, 2)).astype(dtype)
         for cov in ("full", "tied", "diag", "spherical"):
             gm = GaussianMixture(2, covariance_type=cov, max_iter=2, tol=0, random_state=0)
             with warnings.catch_warnings():

@@ -1,0 +1,228 @@
+"""Saving and loading fitted models as ``.npz`` files, without pickle.
+
+A model file is a NumPy ``.npz`` archive of plain arrays:
+
+=========================  ===================================================
+``format``                 ``"fastgmm-model"`` (identifies the file)
+``format_version``         ``1``
+``fastgmm_version``        the fastgmm version that wrote it
+``params``                 the constructor parameters, as a JSON string
+``weights_`` ... ``precisions_``
+                           the fitted arrays, in their fitted dtypes
+``converged_``, ``n_iter_``, ``lower_bound_``, ``lower_bounds_``
+``feature_names_in_``      only when the model was fitted on named columns
+=========================  ===================================================
+
+:func:`load_model` reads it with ``allow_pickle=False`` (a file cannot run
+code), checks every array's shape, dtype and finiteness against the
+covariance type, and returns a fitted :class:`GaussianMixture` whose
+``predict``, ``predict_proba``, ``score_samples``, ``bic``/``aic`` and
+``sample`` give exactly the results of the saved model. Initial arrays
+(``weights_init``, ``means_init``, ``precisions_init``) and a RandomState
+instance given as ``random_state`` are not saved (they are set to None).
+"""
+
+import json
+import numbers
+import os
+import zipfile
+
+import numpy as np
+
+from ._covariance import COVARIANCE_TYPES
+from ._gaussian_mixture import GaussianMixture
+
+FORMAT = "fastgmm-model"
+FORMAT_VERSION = 1
+
+_ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_")
+_SCALAR_PARAMS = (
+    "n_components",
+    "covariance_type",
+    "tol",
+    "reg_covar",
+    "max_iter",
+    "n_init",
+    "init_params",
+    "random_state",
+    "warm_start",
+    "verbose",
+    "verbose_interval",
+)
+
+
+class ModelFileError(ValueError):
+    """The file is not a readable fastgmm model."""
+
+
+def _json_param(value):
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return None  # e.g. a RandomState instance: not saved
+
+
+def save_model(model, path):
+    """Save a fitted :class:`GaussianMixture` as a ``.npz`` file (no pickle).
+
+    Parameters
+    ----------
+    model : GaussianMixture
+        A fitted fastgmm (or scikit-learn) GaussianMixture.
+    path : str or path-like
+        Destination; NumPy appends ``.npz`` when the name has no suffix
+        ``.npz``, so the name actually written is returned.
+
+    Returns
+    -------
+    path : str
+        The file written.
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(model)
+    params = {name: _json_param(getattr(model, name)) for name in _SCALAR_PARAMS}
+    from . import __version__
+
+    arrays = {name: np.asarray(getattr(model, name)) for name in _ARRAYS}
+    extra = {
+        "converged_": np.asarray(bool(model.converged_)),
+        "n_iter_": np.asarray(int(model.n_iter_), dtype=np.int64),
+        "lower_bound_": np.asarray(model.lower_bound_),
+        "lower_bounds_": np.asarray(getattr(model, "lower_bounds_", []), dtype=np.float64),
+    }
+    if hasattr(model, "feature_names_in_"):
+        extra["feature_names_in_"] = np.asarray(model.feature_names_in_, dtype=str)
+    path = os.fspath(path)
+    if not path.endswith(".npz"):
+        path += ".npz"
+    with open(path, "wb") as f:
+        np.savez(
+            f,
+            format=np.asarray(FORMAT),
+            format_version=np.asarray(FORMAT_VERSION),
+            fastgmm_version=np.asarray(__version__),
+            params=np.asarray(json.dumps(params)),
+            **arrays,
+            **extra,
+        )
+    return path
+
+
+def _bad(path, why):
+    return ModelFileError(f"{path} is not a fastgmm model file ({why})")
+
+
+def load_model(path):
+    """Load a model written by :func:`save_model`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.npz`` file from :func:`save_model` (read without pickle).
+
+    Returns
+    -------
+    model : GaussianMixture
+        The fitted model, predicting exactly as the saved one.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ModelFileError (a ValueError)
+        The file is not a fastgmm model, is of a newer format version, or
+        holds inconsistent arrays.
+    """
+    path = os.fspath(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        raise _bad(path, "not a .npz archive") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise _bad(path, "a single .npy array, not a .npz archive")
+    try:
+        with archive:
+            data = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise _bad(path, f"unreadable array: {exc}") from None
+    return _from_arrays(path, data)
+
+
+def _scalar(path, data, name, kind):
+    if name not in data:
+        raise _bad(path, f"no '{name}' entry")
+    a = data[name]
+    if a.shape != () or a.dtype.kind not in kind:
+        raise _bad(path, f"'{name}' has shape {a.shape} and dtype {a.dtype}")
+    return a.item()
+
+
+def _from_arrays(path, data):
+    if _scalar(path, data, "format", "U") != FORMAT:
+        raise _bad(path, "wrong 'format' marker")
+    version = _scalar(path, data, "format_version", "iu")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} is a fastgmm model of format version {version}; this fastgmm "
+            f"reads version {FORMAT_VERSION} and older: upgrade fastgmm"
+        )
+    try:
+        params = json.loads(_scalar(path, data, "params", "U"))
+    except json.JSONDecodeError as exc:
+        raise _bad(path, f"'params' is not JSON: {exc}") from None
+    if not isinstance(params, dict):
+        raise _bad(path, "'params' is not a JSON object")
+    params = {k: v for k, v in params.items() if k in _SCALAR_PARAMS}
+    ct_name = params.get("covariance_type")
+    if ct_name not in COVARIANCE_TYPES:
+        raise _bad(path, f"unknown covariance_type {ct_name!r}")
+    model = GaussianMixture(**params)
+    try:
+        model._validate_params()
+    except ValueError as exc:
+        raise _bad(path, f"invalid parameters: {exc}") from None
+
+    for name in _ARRAYS:
+        if name not in data:
+            raise _bad(path, f"no '{name}' array")
+        a = data[name]
+        if a.dtype not in (np.float32, np.float64):
+            raise _bad(path, f"'{name}' has dtype {a.dtype}")
+        if not np.all(np.isfinite(a)):
+            raise _bad(path, f"'{name}' has non-finite values")
+    means = data["means_"]
+    if means.ndim != 2 or means.shape[0] != model.n_components or means.shape[1] < 1:
+        raise _bad(path, f"'means_' has shape {means.shape}")
+    K, d = means.shape
+    ct = COVARIANCE_TYPES[ct_name]
+    expected = {
+        "weights_": (K,),
+        "covariances_": ct.shape(K, d),
+        "precisions_cholesky_": ct.shape(K, d),
+        "precisions_": ct.shape(K, d),
+    }
+    for name, shape in expected.items():
+        if data[name].shape != tuple(shape):
+            raise _bad(path, f"'{name}' has shape {data[name].shape}, expected {tuple(shape)}")
+
+    for name in _ARRAYS:
+        setattr(model, name, data[name])
+    model.converged_ = bool(_scalar(path, data, "converged_", "b"))
+    model.n_iter_ = int(_scalar(path, data, "n_iter_", "iu"))
+    _scalar(path, data, "lower_bound_", "f")
+    model.lower_bound_ = data["lower_bound_"][()]  # the NumPy scalar, as fitted
+    lbs = data.get("lower_bounds_", np.empty(0))
+    model.lower_bounds_ = [model.lower_bound_.dtype.type(v) for v in np.ravel(lbs)]
+    model.n_features_in_ = d
+    if "feature_names_in_" in data:
+        names = data["feature_names_in_"]
+        if names.ndim != 1 or names.shape[0] != d or names.dtype.kind != "U":
+            raise _bad(path, "'feature_names_in_' does not match the means")
+        model.feature_names_in_ = names.astype(object)
+    return model

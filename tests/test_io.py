@@ -1,0 +1,118 @@
+"""Model files (.npz, no pickle): round trip and refusal of other files."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+
+from fastgmm import GaussianMixture
+from fastgmm._io import ModelFileError, load_model, save_model
+
+COV = ("full", "tied", "diag", "spherical")
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_iris().data
+
+
+@pytest.mark.parametrize("cov", COV)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_round_trip_predicts_identically(tmp_path, iris, cov, dtype):
+    X = iris.astype(dtype)
+    gm = GaussianMixture(3, covariance_type=cov, random_state=0, tol=1e-4).fit(X)
+    path = save_model(gm, tmp_path / "model")
+    assert path.endswith("model.npz")
+    back = load_model(path)
+    assert type(back) is GaussianMixture
+    assert back.get_params() == gm.get_params()
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_",
+                 "precisions_"):
+        a, b = getattr(gm, name), getattr(back, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), name
+    assert back.converged_ == gm.converged_ and back.n_iter_ == gm.n_iter_
+    assert back.lower_bound_ == gm.lower_bound_
+    assert type(back.lower_bound_) is type(gm.lower_bound_)
+    assert back.lower_bounds_ == gm.lower_bounds_
+    assert back.n_features_in_ == 4
+    np.testing.assert_array_equal(back.predict(X), gm.predict(X))
+    np.testing.assert_array_equal(back.predict_proba(X), gm.predict_proba(X))
+    np.testing.assert_array_equal(back.score_samples(X), gm.score_samples(X))
+    assert back.bic(X) == gm.bic(X) and back.aic(X) == gm.aic(X)
+    np.testing.assert_array_equal(back.sample(7)[0], gm.sample(7)[0])
+
+
+def test_feature_names_and_random_state_instance(tmp_path, iris):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(iris, columns=["a", "b", "c", "d"])
+    gm = GaussianMixture(2, random_state=np.random.RandomState(0)).fit(df)
+    back = load_model(save_model(gm, tmp_path / "m.npz"))
+    assert list(back.feature_names_in_) == ["a", "b", "c", "d"]
+    assert back.random_state is None  # a RandomState instance is not saved
+    np.testing.assert_array_equal(back.predict(df), gm.predict(df))
+
+
+def test_the_file_has_no_pickled_object(tmp_path, iris):
+    gm = GaussianMixture(2, random_state=0).fit(iris)
+    path = save_model(gm, tmp_path / "m.npz")
+    with np.load(path, allow_pickle=False) as z:  # would raise on object arrays
+        assert str(z["format"]) == "fastgmm-model"
+        assert json.loads(str(z["params"]))["n_components"] == 2
+
+
+def _rewrite(src, dst, **changes):
+    with np.load(src, allow_pickle=False) as z:
+        data = {k: z[k] for k in z.files}
+    for k, v in changes.items():
+        if v is None:
+            data.pop(k)
+        else:
+            data[k] = v
+    np.savez(dst, **data)
+    return dst
+
+
+def test_refuses_other_files(tmp_path, iris):
+    gm = GaussianMixture(2, random_state=0).fit(iris)
+    good = save_model(gm, tmp_path / "m.npz")
+
+    (tmp_path / "data.csv").write_text("1,2\n3,4\n")
+    np.save(tmp_path / "a.npy", iris)
+    np.savez(tmp_path / "other.npz", x=np.ones(3))
+    with open(tmp_path / "pickled.npy", "wb") as f:
+        np.save(f, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    (tmp_path / "broken.npz").write_bytes(open(good, "rb").read()[:100])
+    cases = {
+        "data.csv": "not a .npz archive",
+        "a.npy": "a single .npy array",
+        "other.npz": "no 'format' entry",
+        "pickled.npy": "not a .npz archive",
+        "broken.npz": "not a fastgmm model file",
+    }
+    for name, match in cases.items():
+        with pytest.raises(ModelFileError, match=match):
+            load_model(tmp_path / name)
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing.npz")
+
+    bad = {
+        "wrong_shape": dict(means_=np.zeros((3, 4))),
+        "nan": dict(weights_=np.array([np.nan, 1.0])),
+        "cov_shape": dict(covariances_=np.zeros((2, 4))),
+        "type": dict(params=np.asarray(json.dumps({"covariance_type": "nope"}))),
+        "param": dict(params=np.asarray(json.dumps({"covariance_type": "full",
+                                                    "n_components": 2, "tol": -1}))),
+        "no_weights": dict(weights_=None),
+        "object": dict(format=np.asarray(["fastgmm-model", "x"])),
+    }
+    for name, change in bad.items():
+        path = _rewrite(good, tmp_path / f"{name}.npz", **change)
+        with pytest.raises(ModelFileError, match="not a fastgmm model file"):
+            load_model(path)
+    newer = _rewrite(good, tmp_path / "newer.npz", format_version=np.asarray(99))
+    with pytest.raises(ModelFileError, match="version 99"):
+        load_model(newer)
+    assert issubclass(ModelFileError, ValueError)
+    assert zipfile.is_zipfile(good)
