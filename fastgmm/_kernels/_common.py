@@ -365,27 +365,7 @@ def triangular_maha(U, Zt, nb, Y, mh):
         return
     yy = Y[0, :nb]
     for j in range(d):
-        for b in range(nb):
-            yy[b] = 0.0
-        l = 0
-        while l + 4 <= j + 1:
-            u0 = U[l, j]
-            u1 = U[l + 1, j]
-            u2 = U[l + 2, j]
-            u3 = U[l + 3, j]
-            d0 = Zt[l, :nb]
-            d1 = Zt[l + 1, :nb]
-            d2 = Zt[l + 2, :nb]
-            d3 = Zt[l + 3, :nb]
-            for b in range(nb):
-                yy[b] += u0 * d0[b] + u1 * d1[b] + u2 * d2[b] + u3 * d3[b]
-            l += 4
-        while l <= j:
-            u0 = U[l, j]
-            d0 = Zt[l, :nb]
-            for b in range(nb):
-                yy[b] += u0 * d0[b]
-            l += 1
+        _triangular_column(U, Zt, nb, j, yy)
         for b in range(nb):
             m[b] += yy[b] * yy[b]
 
@@ -445,34 +425,40 @@ def _triangular_maha_tiled(U, Zt, nb, Y, m):
             m[b] += (y0[b] * y0[b] + y1[b] * y1[b]) + (y2[b] * y2[b] + y3[b] * y3[b])
 
 
+@jit_fma
+def _triangular_column(U, Zt, nb, j, yy):
+    """yy[:nb] = sum_{l <= j} U[l, j] Zt[l, :nb], four terms per load/store."""
+    for b in range(nb):
+        yy[b] = 0.0
+    l = 0
+    while l + 4 <= j + 1:
+        u0 = U[l, j]
+        u1 = U[l + 1, j]
+        u2 = U[l + 2, j]
+        u3 = U[l + 3, j]
+        d0 = Zt[l, :nb]
+        d1 = Zt[l + 1, :nb]
+        d2 = Zt[l + 2, :nb]
+        d3 = Zt[l + 3, :nb]
+        for b in range(nb):
+            yy[b] += u0 * d0[b] + u1 * d1[b] + u2 * d2[b] + u3 * d3[b]
+        l += 4
+    while l <= j:
+        u0 = U[l, j]
+        d0 = Zt[l, :nb]
+        for b in range(nb):
+            yy[b] += u0 * d0[b]
+        l += 1
+
+
 @jit
 def triangular_rows(U, Zt, nb, Vt, y):
     """Vt[j, :nb] = sum_{l <= j} U[l, j] Zt[l, :nb] (= (Z U)^T for upper U),
-    four terms per load/store, rows innermost."""
+    rows innermost."""
     d = U.shape[0]
     yy = y[:nb]
     for j in range(d):
-        for b in range(nb):
-            yy[b] = 0.0
-        l = 0
-        while l + 4 <= j + 1:
-            u0 = U[l, j]
-            u1 = U[l + 1, j]
-            u2 = U[l + 2, j]
-            u3 = U[l + 3, j]
-            d0 = Zt[l, :nb]
-            d1 = Zt[l + 1, :nb]
-            d2 = Zt[l + 2, :nb]
-            d3 = Zt[l + 3, :nb]
-            for b in range(nb):
-                yy[b] += u0 * d0[b] + u1 * d1[b] + u2 * d2[b] + u3 * d3[b]
-            l += 4
-        while l <= j:
-            u0 = U[l, j]
-            d0 = Zt[l, :nb]
-            for b in range(nb):
-                yy[b] += u0 * d0[b]
-            l += 1
+        _triangular_column(U, Zt, nb, j, yy)
         vj = Vt[j, :nb]
         for b in range(nb):
             vj[b] = yy[b]
