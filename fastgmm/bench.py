@@ -1,16 +1,52 @@
-"""Side-by-side EM timing: fastgmm vs scikit-learn (and daal4py when installed).
+"""Benchmarks: fastgmm against scikit-learn (and daal4py when available).
 
-    python -m fastgmm.bench [--problems small-2d mid wide tall-diag] [--repeat 3]
+Modes (ratios are only meaningful within one run; numbers are best-of or
+median as stated in the output):
 
-Standard problems (data: a random Gaussian mixture drawn from
-``numpy.random.default_rng(0)``); every library starts from the same
-initial parameters, ``tol=0``, with compiled kernels. Seconds per EM
-iteration are measured as ``(t(max_iter=a+m) - t(max_iter=a)) / m`` so that
-validation, initialisation and sklearn's final E-step cancel out; the table
-shows the best of ``--repeat`` runs and the ratios measured in the same run.
+``python -m fastgmm.bench [--problems ...] [--repeat 3] [--extra 3] [--threads N]
+[--dtype float64|float32] [--daal4py-python PYTHON] [--no-peakmem]``
+    The side-by-side table on the standard problems: seconds per EM iteration
+    for fastgmm, sklearn and daal4py with ratios; the FLOP rate of the
+    full-covariance problems (2·n·K·d(d+1) flops per iteration) against numpy's
+    float64 matmul rate measured in the same run with the same threads; the
+    peak memory a fit adds, per library, in fresh processes.
+``python -m fastgmm.bench --scaling [--problems mid]``
+    fastgmm's seconds per iteration with 1..NUMBA_NUM_THREADS threads, speed-up.
+``python -m fastgmm.bench --dtype-ratio [--problems tall-diag]``
+    fastgmm's seconds per iteration on float64 and float32 data, and the ratio.
+``python -m fastgmm.bench --startup [--runs 7]``
+    Fresh interpreters that import, fit 1,000 x 2 (K=3) and predict: fastgmm vs
+    sklearn with a warm Numba cache (median); then fastgmm with an empty cache
+    fitting and scoring all four covariance types.
+``python -m fastgmm.bench --seed-workload [--repeat 3] [--threads N]``
+    digits, ``PCA(0.99, whiten=True)`` (41 dims), full covariance, defaults,
+    ``random_state=0``, K = 50..200 step 10, AIC of each fit: total time of
+    fastgmm vs sklearn and the largest relative AIC difference.
+``python -m fastgmm.bench --memory``
+    5,000,000 x 10 float64, K=16, full and diag, default parameters: peak
+    resident memory a fit adds beyond X, in fresh processes.
+``python -m fastgmm.bench --scale``
+    All large cases (``SCALE_CASES``, 20M x 10 float32 included): fit time,
+    memory, and ``predict_proba``.
+
+Per-iteration times use the same initial parameters for every library
+(``weights_init``, ``means_init``, ``precisions_init``), ``tol=0`` and compiled
+kernels, and are measured as ``(t(max_iter=a+m) - t(max_iter=a)) / m`` so that
+validation, initialisation and the final E-step cancel out. ``--threads N``
+caps Numba (``fastgmm.num_threads``) and BLAS/OpenMP (threadpoolctl) in this
+process and sets ``NUMBA_NUM_THREADS``/``OMP_NUM_THREADS`` in child processes.
+
+This file must stay importable with numpy alone: ``--daal4py-python`` loads it
+by path in another interpreter.
 """
 
 import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
 import time
 import warnings
 
@@ -23,6 +59,8 @@ PROBLEMS = {
     "wide": (100_000, 50, 32, "full"),
     "tall-diag": (1_000_000, 20, 8, "diag"),
 }
+
+MB = 2**20
 
 
 def make_problem(name, dtype=np.float64):
@@ -54,6 +92,80 @@ def make_problem(name, dtype=np.float64):
     return X, params
 
 
+def make_blobs(n, d, K, dtype="float64", block=100_000):
+    """``n x d`` Gaussian blobs around K centres, generated in blocks so that
+    no temporary larger than a block (or a float64 copy) is ever made."""
+    rng = np.random.default_rng(0)
+    X = np.empty((n, d), dtype=dtype)
+    centers = rng.normal(scale=4.0, size=(K, d))
+    for a in range(0, n, block):
+        b = min(n, a + block)
+        X[a:b] = centers[rng.integers(0, K, size=b - a)] + rng.normal(size=(b - a, d))
+    return X
+
+
+# --------------------------------------------------------------------------
+# Small helpers (tested in tests/test_bench.py)
+
+
+def em_flops(n, d, K):
+    """Flops of one full-covariance EM iteration, counted as 2·n·K·d(d+1):
+    per row and component, d(d+1)/2 multiply-adds for the triangular product
+    with the precision Cholesky factor and as many for the upper-triangle
+    scatter of the second moments."""
+    return 2 * n * K * d * (d + 1)
+
+
+def ratio(a, b):
+    """a / b, or None when either is missing or b is not positive."""
+    if a is None or b is None or b <= 0:
+        return None
+    return a / b
+
+
+def pct(a, b):
+    """100 * a / b, or None (see :func:`ratio`)."""
+    r = ratio(a, b)
+    return None if r is None else 100.0 * r
+
+
+def format_table(columns, rows):
+    """A fixed-width text table.
+
+    ``columns`` is a list of ``(title, format_spec)``; a spec starting with
+    ``<`` left-aligns the column, any other right-aligns it. ``rows`` are
+    sequences of values; ``None`` prints as ``-``.
+    """
+    cells = [
+        ["-" if v is None else format(v, spec) for v, (_, spec) in zip(row, columns)]
+        for row in rows
+    ]
+    widths = [max([len(t)] + [len(r[i]) for r in cells]) for i, (t, _) in enumerate(columns)]
+    left = [spec.startswith("<") for _, spec in columns]
+
+    def line(items):
+        return "  ".join(
+            s.ljust(w) if lft else s.rjust(w) for s, w, lft in zip(items, widths, left)
+        ).rstrip()
+
+    head = line([t for t, _ in columns])
+    return "\n".join([head, "-" * len(head)] + [line(r) for r in cells])
+
+
+def machine_line():
+    """CPUs and load average: timings taken while other processes run are
+    unreliable (BLAS and OpenMP barriers stall when cores are oversubscribed)."""
+    try:
+        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except (AttributeError, OSError):  # pragma: no cover (Windows)
+        load = "unknown"
+    cpus = os.cpu_count()
+    busy = ""
+    if load != "unknown" and os.getloadavg()[0] > (cpus or 1):
+        busy = " (busy: timings unreliable, multi-threaded ones most; --threads 1 is more robust)"
+    return f"machine: {cpus} CPUs, load average {load}{busy}"
+
+
 def _time_fit(cls, X, params, max_iter):
     est = cls(max_iter=max_iter, **params)
     with warnings.catch_warnings():
@@ -76,7 +188,80 @@ def per_iteration(cls, X, params, base=1, extra=3, repeat=3):
     return _difference(lambda it: _time_fit(cls, X, params, it), base, extra, repeat)
 
 
-def _daal4py_per_iteration(X, params, extra=3, repeat=3):
+def matmul_gflops(min_seconds=0.1, repeat=5, size=None):
+    """numpy's float64 square matmul rate in GFLOP/s (2·m³ flops per product),
+    best of ``repeat``. Without ``size``, m doubles from 256 until one product
+    takes ``min_seconds``. Returns ``(gflops, m)``."""
+    m = size or 256
+    while True:
+        a = np.random.default_rng(1).standard_normal((m, m))
+        b = a.T.copy()
+        a @ b  # warm-up (BLAS thread start, page faults)
+        best = min(_timed(lambda: a @ b) for _ in range(repeat))
+        if size is not None or best >= min_seconds or m >= 16384:
+            return 2.0 * m**3 / best / 1e9, m
+        m *= 2
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+@contextlib.contextmanager
+def thread_cap(n):
+    """Cap fastgmm's Numba threads and BLAS/OpenMP threads (threadpoolctl) to
+    ``n`` in this process for the duration; ``None`` changes nothing."""
+    if n is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    from fastgmm._threading import num_threads
+
+    with num_threads(n), threadpool_limits(limits=n):
+        yield
+
+
+def _blas_threads():
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover
+        return None
+    counts = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    return max(counts) if counts else None
+
+
+def _child_env(threads=None):
+    """Environment of child processes: this fastgmm importable, and the
+    thread cap (when given) set for Numba, OpenMP and the BLAS libraries."""
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    if threads is not None:
+        for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                    "MKL_NUM_THREADS"):
+            env[var] = str(threads)
+    return env
+
+
+def time_script(code, env=None, python=None):
+    """Wall-clock seconds of ``python -c code`` in a fresh interpreter."""
+    t0 = time.perf_counter()
+    out = subprocess.run([python or sys.executable, "-c", code], env=env,
+                         capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if out.returncode != 0:
+        raise RuntimeError(f"script failed: {out.stderr.strip()[-2000:]}")
+    return seconds
+
+
+# --------------------------------------------------------------------------
+# daal4py (oneDAL) per-iteration time
+
+
+def _daal4py_per_iteration(X, params, extra=3, repeat=3, threads=None):
     """Seconds per EM iteration of ``daal4py.em_gmm`` (oneDAL), or None."""
     try:
         import daal4py
@@ -84,6 +269,8 @@ def _daal4py_per_iteration(X, params, extra=3, repeat=3):
         return None
     if params["covariance_type"] != "full":
         return None  # em_gmm's diagonal storage is not compared here
+    if threads is not None:
+        daal4py.daalinit(int(threads))
     K = params["n_components"]
     cov = list(np.linalg.inv(params["precisions_init"]))
     weights = params["weights_init"][None, :]
@@ -106,19 +293,19 @@ def _daal4py_per_iteration(X, params, extra=3, repeat=3):
         return None
 
 
-def _daal4py_in_subprocess(python, name, dtype, extra, repeat):
+def _daal4py_in_subprocess(python, name, dtype, extra, repeat, threads=None):
     """Run the daal4py timing with another interpreter (daal4py releases may
     not import next to the installed scikit-learn); same data, same seed."""
-    import subprocess
-
     code = (
         "import importlib.util, sys, numpy as np\n"
-        f"spec = importlib.util.spec_from_file_location('b', {__file__!r})\n"
+        f"spec = importlib.util.spec_from_file_location('b', {os.path.abspath(__file__)!r})\n"
         "b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)\n"
         f"X, p = b.make_problem({name!r}, np.dtype({dtype!r}))\n"
-        f"print(b._daal4py_per_iteration(X, p, extra={extra}, repeat={repeat}))\n"
+        f"print(b._daal4py_per_iteration(X, p, extra={extra}, repeat={repeat}, "
+        f"threads={threads!r}))\n"
     )
-    out = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True,
+                         env=_child_env(threads))
     try:
         value = out.stdout.strip().splitlines()[-1]
         return None if value == "None" else float(value)
@@ -126,117 +313,397 @@ def _daal4py_in_subprocess(python, name, dtype, extra, repeat):
         return None
 
 
-SCALE_CASES = {
-    # name: (n_samples, n_features, n_components, covariance_type, dtype)
-    "20M-diag-f32": (20_000_000, 10, 8, "diag", "float32"),
-    "5M-full-f64": (5_000_000, 10, 16, "full", "float64"),
-}
+# --------------------------------------------------------------------------
+# Peak memory of a fit, in a fresh process
 
-_SCALE_CHILD = r"""
-import json, resource, sys, time, warnings
-import numpy as np
-from fastgmm import GaussianMixture, warmup
-n, d, K, cov, dtype = json.loads(sys.argv[1])
-rng = np.random.default_rng(0)
-X = np.empty((n, d), dtype=dtype)
-centers = rng.normal(scale=4.0, size=(K, d))
-for a in range(0, n, 1_000_000):  # generated in blocks: no float64 copy
-    b = min(n, a + 1_000_000)
-    X[a:b] = centers[rng.integers(0, K, size=b - a)] + rng.normal(size=(b - a, d))
-warmup(dtypes=(dtype,))
-def rss():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-base = rss()
-t0 = time.perf_counter()
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    gm = GaussianMixture(K, covariance_type=cov, random_state=0).fit(X)
-fit_s = time.perf_counter() - t0
-fit_peak = rss()
-t0 = time.perf_counter()
-proba = gm.predict_proba(X)
-proba_s = time.perf_counter() - t0
-print(json.dumps(dict(
-    x_mb=X.nbytes / 2**20, base_mb=base / 2**20, fit_s=fit_s, n_iter=gm.n_iter_,
-    fit_extra_mb=(fit_peak - base) / 2**20, proba_s=proba_s,
-    proba_mb=proba.nbytes / 2**20,
-    proba_extra_mb=max(0.0, (rss() - fit_peak) / 2**20 - proba.nbytes / 2**20),
-    converged=bool(gm.converged_),
-)))
-"""
+MEMORY_METHOD = (
+    "rise of the peak resident set (VmHWM) over the resident set just before the "
+    "call, the peak reset first (/proc/self/clear_refs); a fresh process per fit, "
+    "data and compiled kernels already in memory"
+)
+MEMORY_METHOD_FALLBACK = (
+    "rise of ru_maxrss during the call (a lower bound: the peak could not be reset)"
+)
 
 
-def run_scale(cases=None):
-    """Fit the large cases in fresh processes; print time and peak memory."""
-    import json
-    import subprocess
-    import sys
-
-    print(f"{'case':<14} {'X MB':>7} {'fit s':>7} {'iters':>5} {'fit +MB':>8} "
-          f"{'proba s':>8} {'proba MB':>9} {'proba +MB':>9}")
-    for name in cases or SCALE_CASES:
-        spec = json.dumps(SCALE_CASES[name])
-        out = subprocess.run(
-            [sys.executable, "-c", _SCALE_CHILD, spec], capture_output=True, text=True
-        )
-        if out.returncode != 0:
-            print(f"{name:<14} failed: {out.stderr.strip().splitlines()[-1:]}")
-            continue
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{name:<14} {r['x_mb']:7.0f} {r['fit_s']:7.1f} {r['n_iter']:5d} "
-              f"{r['fit_extra_mb']:8.0f} {r['proba_s']:8.2f} {r['proba_mb']:9.0f} "
-              f"{r['proba_extra_mb']:9.0f}")
-    print("fit +MB: peak resident memory added by fit beyond X and the warmed-up "
-          "process; proba +MB: rise of the peak beyond predict_proba's own output "
-          "(0: it stayed within the fit's peak)")
+def _proc_status_bytes(key):
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m fastgmm.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--extra", type=int, default=3, help="iterations in the timed difference")
-    parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
-    parser.add_argument(
-        "--daal4py-python",
-        metavar="PYTHON",
-        help="interpreter with daal4py installed, when it cannot be imported here",
-    )
-    parser.add_argument(
-        "--scale",
-        action="store_true",
-        help="instead: fit 20M x 10 float32 (diag, K=8) and 5M x 10 float64 (full, K=16) "
-        "and report time and peak memory",
-    )
-    args = parser.parse_args(argv)
-    if args.scale:
-        run_scale()
-        return
+def _maxrss_bytes():
+    import resource
 
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r if sys.platform == "darwin" else r * 1024
+
+
+def reset_peak_rss():
+    """Reset the process's peak resident set to its current one (Linux >= 4.0);
+    returns False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def rss_bytes():
+    """Current resident set size (peak so far where unknown)."""
+    return _proc_status_bytes("VmRSS") or _maxrss_bytes()
+
+
+def peak_rss_bytes():
+    """Peak resident set size since start or the last reset."""
+    return _proc_status_bytes("VmHWM") or _maxrss_bytes()
+
+
+@contextlib.contextmanager
+def peak_memory():
+    """``with peak_memory() as m: ...`` sets ``m['added']`` (bytes the peak
+    resident set rose above the resident set at entry) and ``m['method']``."""
+    import gc
+
+    gc.collect()
+    m = {"method": MEMORY_METHOD if reset_peak_rss() else MEMORY_METHOD_FALLBACK}
+    base = rss_bytes()
+    yield m
+    m["added"] = max(0, peak_rss_bytes() - base)
+
+
+def _child_fit(job):
+    """Child-process side of :func:`fit_memory`: build the data, warm up,
+    fit once under :func:`peak_memory`, print one JSON line."""
+    if job.get("problem"):
+        X, params = make_problem(job["problem"], np.dtype(job["dtype"]))
+        params["max_iter"] = job["max_iter"]
+    else:
+        n, d, K, cov, dtype = job["case"]
+        X = make_blobs(n, d, K, dtype)
+        params = dict(n_components=K, covariance_type=cov, random_state=0)
+    if job["library"] == "fastgmm":
+        from fastgmm import GaussianMixture as cls
+    else:
+        from sklearn.mixture import GaussianMixture as cls
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        small = cls(**{**params, "max_iter": 1}).fit(X[:2000])  # compile, lazy imports
+        if job.get("proba"):
+            small.predict_proba(X[:2000])
+        del small
+        with peak_memory() as fit_mem:
+            t0 = time.perf_counter()
+            est = cls(**params).fit(X)
+            fit_s = time.perf_counter() - t0
+    out = dict(x_mb=X.nbytes / MB, fit_s=fit_s, n_iter=int(est.n_iter_),
+               fit_mb=fit_mem["added"] / MB, method=fit_mem["method"])
+    if job.get("proba"):
+        with peak_memory() as proba_mem:
+            t0 = time.perf_counter()
+            proba = est.predict_proba(X)
+            out["proba_s"] = time.perf_counter() - t0
+        out["proba_mb"] = proba.nbytes / MB
+        out["proba_extra_mb"] = max(0.0, (proba_mem["added"] - proba.nbytes) / MB)
+    print(json.dumps(out))
+
+
+def fit_memory(job, threads=None):
+    """Run :func:`_child_fit` in a fresh interpreter; its result dict, or
+    ``{'error': message}``."""
+    code = "import json, sys; from fastgmm.bench import _child_fit; _child_fit(json.loads(sys.argv[1]))"
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(job)],
+                         env=_child_env(threads), capture_output=True, text=True)
+    if out.returncode != 0:
+        lines = out.stderr.strip().splitlines()
+        return {"error": lines[-1] if lines else f"exit status {out.returncode}"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------
+# Modes
+
+
+def run_table(problems, repeat=3, extra=3, dtype="float64", threads=None,
+              daal4py_python=None, peakmem=True):
+    """The default mode: per-iteration table, FLOP rates, peak memory."""
     import numba
     from sklearn.mixture import GaussianMixture as SkGM
 
     from fastgmm import GaussianMixture, warmup
 
-    warmup()
-    print(f"threads: numba {numba.get_num_threads()}; dtype {args.dtype}; "
-          f"best of {args.repeat}; seconds per EM iteration")
-    header = f"{'problem':<10} {'n x d, K, cov':<24} {'fastgmm':>9} {'sklearn':>9} {'daal4py':>9} {'sk/fast':>8} {'daal/fast':>9}"
-    print(header)
-    print("-" * len(header))
-    for name in args.problems:
+    warmup(dtypes=(dtype,))
+    rows, rates, mems = [], [], []
+    with thread_cap(threads):
+        print(f"threads: numba {numba.get_num_threads()}, BLAS {_blas_threads()}; "
+              f"dtype {dtype}; best of {repeat}; seconds per EM iteration")
+        mm, mm_size = matmul_gflops()
+        for name in problems:
+            n, d, K, cov = PROBLEMS[name]
+            X, params = make_problem(name, np.dtype(dtype))
+            _time_fit(GaussianMixture, X, params, 1)  # compile for these shapes/dtype
+            fast = per_iteration(GaussianMixture, X, params, extra=extra, repeat=repeat)
+            sk = per_iteration(SkGM, X, params, extra=extra, repeat=repeat)
+            if daal4py_python:
+                daal = _daal4py_in_subprocess(daal4py_python, name, dtype, extra, repeat, threads)
+            else:
+                daal = _daal4py_per_iteration(X, params, extra=extra, repeat=repeat,
+                                              threads=threads)
+            rows.append((name, f"{n} x {d}, {K}, {cov}", fast, sk, daal,
+                         ratio(sk, fast), ratio(daal, fast)))
+            if cov == "full":
+                gf = em_flops(n, d, K) / 1e9
+                rates.append((name, gf, ratio(gf, fast), ratio(gf, daal)))
+            del X
+        mm = max(mm, matmul_gflops(size=mm_size)[0])  # best of both ends of the run
+    rates = [(name, gf, f, pct(f, mm), dl, pct(dl, mm)) for name, gf, f, dl in rates]
+
+    print(format_table(
+        [("problem", "<"), ("n x d, K, cov", "<"), ("fastgmm", ".4f"), ("sklearn", ".4f"),
+         ("daal4py", ".4f"), ("sk/fast", ".1f"), ("daal/fast", ".2f")], rows))
+    if rates:
+        print(f"\nFLOP rate, full covariance (2*n*K*d*(d+1) flops per iteration), and "
+              f"% of numpy's {mm_size}x{mm_size} float64 matmul rate with the same "
+              f"threads: {mm:.1f} GFLOP/s")
+        print(format_table(
+            [("problem", "<"), ("GFLOP/iter", ".3f"), ("fastgmm GF/s", ".1f"),
+             ("fastgmm %mm", ".0f"), ("daal4py GF/s", ".1f"), ("daal4py %mm", ".0f")], rates))
+    if not peakmem:
+        return
+    method = None
+    for name in problems:
+        job = dict(problem=name, dtype=dtype, max_iter=2)
+        res = [fit_memory(dict(job, library=lib), threads) for lib in ("fastgmm", "sklearn")]
+        method = method or next((r["method"] for r in res if "method" in r), None)
+        fast_mb, sk_mb = (r.get("fit_mb") for r in res)
+        mems.append((name, res[0].get("x_mb"), fast_mb, sk_mb, ratio(sk_mb, fast_mb)))
+    print("\nPeak memory of a fit (shared initial parameters, max_iter=2), MB added "
+          f"beyond X: {method}")
+    print(format_table([("problem", "<"), ("X MB", ".0f"), ("fastgmm +MB", ".1f"),
+                        ("sklearn +MB", ".1f"), ("sk/fast", ".1f")], mems))
+
+
+def run_scaling(problems, repeat=3, extra=3, dtype="float64"):
+    """fastgmm's seconds per iteration for 1..NUMBA_NUM_THREADS threads."""
+    import numba
+
+    from fastgmm import GaussianMixture
+
+    top = numba.config.NUMBA_NUM_THREADS
+    print(f"thread scaling (fastgmm, {dtype}, best of {repeat}; Numba and BLAS capped "
+          f"together; {os.cpu_count()} CPUs, NUMBA_NUM_THREADS={top})")
+    for name in problems:
         n, d, K, cov = PROBLEMS[name]
-        X, params = make_problem(name, np.dtype(args.dtype))
-        _time_fit(GaussianMixture, X, params, 1)  # compile for these shapes/dtype
-        fast = per_iteration(GaussianMixture, X, params, extra=args.extra, repeat=args.repeat)
-        sk = per_iteration(SkGM, X, params, extra=args.extra, repeat=args.repeat)
-        if args.daal4py_python:
-            daal = _daal4py_in_subprocess(args.daal4py_python, name, args.dtype, args.extra, args.repeat)
-        else:
-            daal = _daal4py_per_iteration(X, params, extra=args.extra, repeat=args.repeat)
-        daal_s = f"{daal:9.4f}" if daal else f"{'-':>9}"
-        daal_r = f"{daal / fast:9.2f}" if daal else f"{'-':>9}"
-        print(f"{name:<10} {f'{n} x {d}, {K}, {cov}':<24} {fast:9.4f} {sk:9.4f} {daal_s} {sk / fast:8.1f} {daal_r}")
+        X, params = make_problem(name, np.dtype(dtype))
+        _time_fit(GaussianMixture, X, params, 1)
+        rows, one = [], None
+        for t in range(1, top + 1):
+            with thread_cap(t):
+                s = per_iteration(GaussianMixture, X, params, extra=extra, repeat=repeat)
+            one = one or s
+            gf = ratio(em_flops(n, d, K) / 1e9, s) if cov == "full" else None
+            rows.append((t, s, ratio(one, s), pct(one, s * t), gf))
+        print(f"\n{name}: {n} x {d}, K={K}, {cov}")
+        print(format_table([("threads", "d"), ("s/iter", ".4f"), ("speed-up", ".2f"),
+                            ("efficiency %", ".0f"), ("GFLOP/s", ".1f")], rows))
+
+
+def run_dtype_ratio(problems, repeat=3, extra=3):
+    """fastgmm's seconds per iteration on float64 vs float32 data."""
+    from fastgmm import GaussianMixture, warmup
+
+    warmup()
+    rows = []
+    for name in problems:
+        times = []
+        for dtype in (np.float64, np.float32):
+            X, params = make_problem(name, dtype)
+            _time_fit(GaussianMixture, X, params, 1)
+            times.append(per_iteration(GaussianMixture, X, params, extra=extra, repeat=repeat))
+            del X
+        rows.append((name, *times, ratio(*times)))
+    print(f"float32 vs float64 (fastgmm, best of {repeat}, seconds per EM iteration)")
+    print(format_table([("problem", "<"), ("float64", ".4f"), ("float32", ".4f"),
+                        ("f64/f32", ".2f")], rows))
+
+
+STARTUP_SCRIPT = """
+import numpy as np
+from {module} import GaussianMixture
+X = np.random.default_rng(0).normal(size=(1000, 2))
+GaussianMixture(3, random_state=0).fit(X).predict(X)
+"""
+
+COLD_CACHE_SCRIPT = """
+import numpy as np
+from fastgmm import GaussianMixture
+X = np.random.default_rng(0).normal(size=(1000, 2))
+for cov in ("full", "tied", "diag", "spherical"):
+    gm = GaussianMixture(3, covariance_type=cov, random_state=0).fit(X)
+    gm.score_samples(X); gm.predict(X)
+"""
+
+
+def run_startup(runs=7, threads=None):
+    """Fresh-interpreter start-up, warm and empty Numba cache."""
+    import tempfile
+
+    env = _child_env(threads)
+    fast_code = STARTUP_SCRIPT.format(module="fastgmm")
+    sk_code = STARTUP_SCRIPT.format(module="sklearn.mixture")
+    time_script(fast_code, env)  # fills the cache if it is not yet
+    fast, sk = [], []
+    for _ in range(runs):  # interleaved, so drifting load hits both alike
+        fast.append(time_script(fast_code, env))
+        sk.append(time_script(sk_code, env))
+    f, s = statistics.median(fast), statistics.median(sk)
+    print("start-up: fresh interpreter, import + fit 1,000 x 2 (K=3) + predict, warm "
+          f"Numba cache, median of {runs} (min)")
+    print(f"  fastgmm {f:.3f} s ({min(fast):.3f})   sklearn {s:.3f} s ({min(sk):.3f})   "
+          f"fastgmm/sklearn {f / s:.2f} (target <= 1.5)")
+    with tempfile.TemporaryDirectory(prefix="fastgmm-cold-") as cache:
+        cold = time_script(COLD_CACHE_SCRIPT, dict(env, NUMBA_CACHE_DIR=cache))
+    print("empty Numba cache (NUMBA_CACHE_DIR=new temp dir): import + fit, score_samples "
+          f"and predict for all four covariance types: {cold:.1f} s (target <= 60)")
+
+
+def run_seed_workload(ks=range(50, 201, 10), repeat=1):
+    """The seed workload: AIC over n_components on PCA-whitened digits; each
+    fit (with its AIC) is timed ``repeat`` times, the fastest counts."""
+    from sklearn.datasets import load_digits
+    from sklearn.decomposition import PCA
+    from sklearn.mixture import GaussianMixture as SkGM
+
+    from fastgmm import GaussianMixture, warmup
+
+    X = PCA(0.99, whiten=True).fit_transform(load_digits().data)
+    print(f"seed workload: digits {X.shape[0]} x 64 -> PCA(0.99, whiten=True) -> "
+          f"{X.shape[1]} dims ({'ok' if X.shape[1] == 41 else 'EXPECTED 41'}); full, "
+          f"defaults, random_state=0; kernels compiled beforehand; best of {repeat} per fit")
+    warmup(dtypes=("float64",))
+    rows, tot = [], {"fastgmm": 0.0, "sklearn": 0.0}
+    for K in ks:
+        res = {}
+        for lib, cls in (("fastgmm", GaussianMixture), ("sklearn", SkGM)):
+            for _ in range(repeat):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    t0 = time.perf_counter()
+                    gm = cls(K, covariance_type="full", random_state=0).fit(X)
+                    aic = gm.aic(X)
+                    seconds = time.perf_counter() - t0
+                res[lib] = (min(seconds, res.get(lib, (np.inf,))[0]), aic, gm.n_iter_)
+            tot[lib] += res[lib][0]
+        (tf, af, itf), (ts, as_, its) = res["fastgmm"], res["sklearn"]
+        rows.append((K, tf, ts, ratio(ts, tf), f"{itf}/{its}", af, abs(af - as_) / abs(as_)))
+    print(format_table([("K", "d"), ("fastgmm s", ".3f"), ("sklearn s", ".3f"),
+                        ("sk/fast", ".1f"), ("iters f/s", ">"), ("AIC fastgmm", ".2f"),
+                        ("AIC rel diff", ".1e")], rows))
+    print(f"total: fastgmm {tot['fastgmm']:.2f} s, sklearn {tot['sklearn']:.2f} s, "
+          f"sklearn/fastgmm {tot['sklearn'] / tot['fastgmm']:.1f}x (target >= 10); "
+          f"max relative AIC difference {max(r[-1] for r in rows):.1e} (target <= 1e-6)")
+
+
+SCALE_CASES = {
+    # name: (n_samples, n_features, n_components, covariance_type, dtype)
+    "20M-diag-f32": (20_000_000, 10, 8, "diag", "float32"),
+    "5M-full-f64": (5_000_000, 10, 16, "full", "float64"),
+    "5M-diag-f64": (5_000_000, 10, 16, "diag", "float64"),
+}
+
+MEMORY_CASES = ["5M-full-f64", "5M-diag-f64"]
+
+
+def run_scale(cases=None, target_mb=None, proba=True, threads=None):
+    """Default-parameter fits of large data in fresh processes: time and memory."""
+    rows, method = [], None
+    for name in cases or SCALE_CASES:
+        r = fit_memory(dict(case=SCALE_CASES[name], library="fastgmm", proba=proba), threads)
+        if "error" in r:
+            print(f"{name}: failed: {r['error']}")
+            continue
+        method = r["method"]
+        rows.append((name, r["x_mb"], r["fit_s"], r["n_iter"], r["fit_mb"],
+                     r.get("proba_s"), r.get("proba_mb"), r.get("proba_extra_mb")))
+    cols = [("case", "<"), ("X MB", ".0f"), ("fit s", ".1f"), ("iters", "d"),
+            ("fit +MB", ".1f")]
+    if proba:
+        cols += [("proba s", ".2f"), ("proba MB", ".0f"), ("proba +MB", ".1f")]
+    print("fastgmm, default parameters (k-means init, random_state=0), fresh process per case")
+    print(format_table(cols, [r[: len(cols)] for r in rows]))
+    print(f"fit +MB: peak resident memory added by fit beyond X: {method}"
+          + ("; proba +MB: beyond predict_proba's own output" if proba else ""))
+    if target_mb is not None and rows:
+        worst = max(r[4] for r in rows)
+        print(f"largest: {worst:.1f} MB (target <= {target_mb} MB: "
+              f"{'met' if worst <= target_mb else 'NOT met'})")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m fastgmm.bench",
+        description=__doc__.split("\n\n")[0],
+        epilog="Modes and what they measure: see the module docstring (pydoc fastgmm.bench).",
+    )
+    parser.add_argument("--problems", nargs="+", choices=list(PROBLEMS),
+                        help="standard problems (default: all; --scaling: mid; "
+                        "--dtype-ratio: tall-diag)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--extra", type=int, default=3, help="iterations in the timed difference")
+    parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="run with N Numba threads and N BLAS/OpenMP threads")
+    parser.add_argument("--daal4py-python", metavar="PYTHON",
+                        help="interpreter with daal4py installed, when it cannot be imported here")
+    parser.add_argument("--no-peakmem", action="store_true",
+                        help="skip the peak-memory fits of the default table")
+    modes = parser.add_mutually_exclusive_group()
+    modes.add_argument("--scaling", action="store_true",
+                       help="seconds per iteration for 1..NUMBA_NUM_THREADS threads")
+    modes.add_argument("--dtype-ratio", action="store_true",
+                       help="float64 vs float32 seconds per iteration")
+    modes.add_argument("--startup", action="store_true",
+                       help="fresh-interpreter start-up, warm and empty Numba cache")
+    modes.add_argument("--seed-workload", action="store_true",
+                       help="digits/PCA/AIC over K=50..200: total time vs sklearn")
+    modes.add_argument("--memory", action="store_true",
+                       help="5M x 10 float64, K=16, full and diag: memory added beyond X")
+    modes.add_argument("--scale", action="store_true",
+                       help="all large cases: fit time, memory, predict_proba")
+    parser.add_argument("--runs", type=int, default=7, help="--startup: runs per library")
+    args = parser.parse_args(argv)
+
+    if args.threads is not None:
+        import numba
+
+        if not 1 <= args.threads <= numba.config.NUMBA_NUM_THREADS:
+            parser.error(f"--threads must be between 1 and NUMBA_NUM_THREADS="
+                         f"{numba.config.NUMBA_NUM_THREADS} (set NUMBA_NUM_THREADS to go higher)")
+    print(machine_line())
+    if args.scaling:
+        run_scaling(args.problems or ["mid"], args.repeat, args.extra, args.dtype)
+    elif args.dtype_ratio:
+        with thread_cap(args.threads):
+            run_dtype_ratio(args.problems or ["tall-diag"], args.repeat, args.extra)
+    elif args.startup:
+        run_startup(args.runs, args.threads)
+    elif args.seed_workload:
+        with thread_cap(args.threads):
+            run_seed_workload(repeat=args.repeat)
+    elif args.memory:
+        run_scale(MEMORY_CASES, target_mb=150, proba=False, threads=args.threads)
+    elif args.scale:
+        run_scale(threads=args.threads)
+    else:
+        run_table(args.problems or list(PROBLEMS), args.repeat, args.extra, args.dtype,
+                  args.threads, args.daal4py_python, not args.no_peakmem)
+    print(f"at the end: {machine_line()}")
 
 
 if __name__ == "__main__":

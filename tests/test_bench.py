@@ -1,0 +1,136 @@
+"""The benchmark script's helpers on tiny inputs (no timing assertions)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from fastgmm import GaussianMixture, bench
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    monkeypatch.setitem(bench.PROBLEMS, "tiny", (3000, 3, 2, "full"))
+    monkeypatch.setitem(bench.PROBLEMS, "tiny-diag", (3000, 3, 2, "diag"))
+    # a fake matmul rate: the real one takes seconds
+    monkeypatch.setattr(bench, "matmul_gflops", lambda min_seconds=0.1, repeat=5, size=None: (10.0, 64))
+    return "tiny"
+
+
+def test_em_flops():
+    assert bench.em_flops(1, 1, 1) == 4
+    assert bench.em_flops(100_000, 50, 32) == 2 * 100_000 * 32 * 50 * 51
+    assert bench.em_flops(10, 2, 3) == 2 * bench.em_flops(5, 2, 3)
+
+
+def test_ratio_and_pct():
+    assert bench.ratio(3.0, 2.0) == 1.5
+    assert bench.ratio(None, 2.0) is None
+    assert bench.ratio(1.0, None) is None
+    assert bench.ratio(1.0, 0.0) is None and bench.ratio(1.0, -1.0) is None
+    assert bench.pct(1.0, 4.0) == 25.0 and bench.pct(None, 4.0) is None
+
+
+def test_format_table():
+    text = bench.format_table(
+        [("name", "<"), ("seconds", ".3f"), ("ratio", ".1f")],
+        [("a", 1.23456, None), ("longer-name", 10.0, 2.25)],
+    )
+    lines = text.splitlines()
+    assert lines[0].split() == ["name", "seconds", "ratio"]
+    assert set(lines[1]) == {"-"} and len(lines[1]) == len(lines[0])
+    assert lines[2].startswith("a ") and lines[2].endswith("-")
+    assert "1.235" in lines[2]
+    assert lines[3].startswith("longer-name") and lines[3].endswith("2.2")
+    # right-aligned numeric columns end at the same position
+    assert lines[2].index("1.235") + 5 == lines[3].index("10.000") + 6
+
+
+def test_difference_cancels_fixed_cost():
+    # t(iters) = 2 s fixed + 0.5 s per iteration, with one noisy slow run
+    calls = []
+
+    def run(iters):
+        calls.append(iters)
+        return 2.0 + 0.5 * iters + (5.0 if len(calls) == 1 else 0.0)
+
+    assert bench._difference(run, 1, 4, repeat=2) == pytest.approx(0.5)
+    assert calls == [5, 5, 1, 1]
+
+
+def test_make_problem_and_blobs(tiny):
+    X, params = bench.make_problem("tiny", np.float32)
+    assert X.shape == (3000, 3) and X.dtype == np.float32 and X.flags.c_contiguous
+    assert params["tol"] == 0.0 and params["n_components"] == 2
+    assert params["means_init"].shape == (2, 3)
+    assert params["precisions_init"].shape == (2, 3, 3)
+    B = bench.make_blobs(2500, 4, 3, "float32", block=1000)
+    assert B.shape == (2500, 4) and B.dtype == np.float32 and np.isfinite(B).all()
+    assert np.array_equal(B, bench.make_blobs(2500, 4, 3, "float32", block=1000))
+
+
+def test_per_iteration_on_a_tiny_problem(tiny):
+    X, params = bench.make_problem("tiny")
+    s = bench.per_iteration(GaussianMixture, X, params, extra=1, repeat=1)
+    assert np.isfinite(s)
+
+
+def test_matmul_gflops_fixed_size():
+    rate, m = bench.matmul_gflops(size=32, repeat=1)
+    assert m == 32 and rate > 0
+
+
+def test_peak_memory_sees_an_allocation():
+    with bench.peak_memory() as m:
+        a = np.ones(40 * bench.MB // 8)
+        del a
+    assert m["method"] in (bench.MEMORY_METHOD, bench.MEMORY_METHOD_FALLBACK)
+    if m["method"] == bench.MEMORY_METHOD:  # the peak could be reset (Linux)
+        assert 35 * bench.MB < m["added"] < 80 * bench.MB
+
+
+def test_fit_memory_child_process():
+    res = bench.fit_memory(dict(case=[3000, 2, 2, "diag", "float64"], library="fastgmm",
+                                proba=True))
+    assert "error" not in res, res
+    assert res["x_mb"] == pytest.approx(3000 * 2 * 8 / bench.MB)
+    assert res["fit_mb"] >= 0 and res["proba_extra_mb"] >= 0 and res["n_iter"] >= 1
+    json.dumps(res)
+    bad = bench.fit_memory(dict(case=[3000, 2, 2, "nope", "float64"], library="fastgmm"))
+    assert "error" in bad
+
+
+def test_machine_line():
+    line = bench.machine_line()
+    assert line.startswith("machine: ") and "CPUs" in line
+
+
+def test_time_script():
+    assert bench.time_script("pass") > 0
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        bench.time_script("1 / 0")
+
+
+def test_run_table_output(tiny, capsys):
+    bench.run_table(["tiny", "tiny-diag"], repeat=1, extra=1, threads=1, peakmem=False)
+    out = capsys.readouterr().out
+    assert "threads: numba 1, BLAS 1" in out
+    assert "sk/fast" in out and "daal/fast" in out
+    assert "FLOP rate" in out and "10.0 GFLOP/s" in out and "fastgmm %mm" in out
+    table, rates = out.split("FLOP rate")
+    assert "tiny-diag" in table and "tiny-diag" not in rates  # only full covariance
+
+
+def test_run_scaling_output(tiny, capsys):
+    bench.run_scaling(["tiny"], repeat=1, extra=1)
+    out = capsys.readouterr().out
+    assert "speed-up" in out and "tiny: 3000 x 3, K=2, full" in out
+
+
+def test_every_mode_is_documented():
+    parser_modes = ["--scaling", "--dtype-ratio", "--startup", "--seed-workload", "--memory",
+                    "--scale", "--threads", "--daal4py-python"]
+    for flag in parser_modes:
+        assert flag in bench.__doc__
+    with pytest.raises(SystemExit):
+        bench.main(["--startup", "--memory"])  # modes are mutually exclusive

@@ -1,0 +1,128 @@
+"""fastgmm.num_threads: the per-call thread cap (a wrapper of numba.set_num_threads)."""
+
+import os
+import subprocess
+import sys
+import threading
+import warnings
+
+import numba
+import numpy as np
+import pytest
+
+import fastgmm
+from fastgmm import GaussianMixture, num_threads
+
+MAX = numba.config.NUMBA_NUM_THREADS
+
+
+def test_context_manager_sets_and_restores():
+    before = numba.get_num_threads()
+    with num_threads(1) as cap:
+        assert numba.get_num_threads() == 1
+        assert cap.n == 1 and cap.previous == before
+    assert numba.get_num_threads() == before
+
+
+def test_restored_after_an_exception():
+    before = numba.get_num_threads()
+    with pytest.raises(KeyError):
+        with num_threads(1):
+            raise KeyError("boom")
+    assert numba.get_num_threads() == before
+
+
+def test_nested_and_plain_call():
+    before = numba.get_num_threads()
+    try:
+        num_threads(1)  # plain call: stays in effect
+        assert numba.get_num_threads() == 1
+        with num_threads(MAX):
+            assert numba.get_num_threads() == MAX
+            with num_threads(1):
+                assert numba.get_num_threads() == 1
+            assert numba.get_num_threads() == MAX
+        assert numba.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_setting_is_per_calling_thread():
+    before = numba.get_num_threads()
+    seen = []
+
+    def other():
+        with num_threads(1):
+            seen.append(numba.get_num_threads())
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert seen == [1]
+    assert numba.get_num_threads() == before
+
+
+def test_numpy_integer_accepted():
+    with num_threads(np.int64(1)) as cap:
+        assert cap.n == 1 and numba.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("n", [0, -1, MAX + 1])
+def test_out_of_range(n):
+    before = numba.get_num_threads()
+    with pytest.raises(ValueError, match=rf"between 1 and {MAX} .*NUMBA_NUM_THREADS.*got {n}"):
+        num_threads(n)
+    assert numba.get_num_threads() == before
+
+
+@pytest.mark.parametrize("n", [1.0, 1.5, "2", None, True])
+def test_not_an_integer(n):
+    with pytest.raises(TypeError, match="n must be an integer"):
+        num_threads(n)
+
+
+def test_exported():
+    assert fastgmm.num_threads is num_threads
+    assert "num_threads" in fastgmm.__all__
+
+
+@pytest.mark.skipif(MAX < 2, reason="needs NUMBA_NUM_THREADS >= 2")
+@pytest.mark.parametrize("cov", ["full", "tied", "diag", "spherical"])
+def test_bitwise_identical_with_one_and_two_threads(cov):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(9000, 3)) + rng.integers(0, 3, size=(9000, 1)) * 3  # 3 chunks
+
+    def fit(n):
+        with num_threads(n), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gm = GaussianMixture(3, covariance_type=cov, random_state=0, max_iter=10).fit(X)
+            return [gm.weights_, gm.means_, gm.covariances_, gm.precisions_cholesky_,
+                    np.asarray(gm.lower_bounds_), gm.predict_proba(X), gm.score_samples(X)]
+
+    for a, b in zip(fit(1), fit(2)):
+        assert a.tobytes() == b.tobytes()
+
+
+FORK_SCRIPT = r"""
+import os, warnings
+import numpy as np
+import fastgmm
+with fastgmm.num_threads(1):   # starts Numba's pool; no kernel has run yet
+    pass
+pid = os.fork()
+if pid == 0:
+    X = np.random.default_rng(0).normal(size=(5000, 2))
+    warnings.simplefilter("ignore")
+    fastgmm.GaussianMixture(2, random_state=0, max_iter=5).fit(X)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_after_num_threads_before_any_fit():
+    out = subprocess.run([sys.executable, "-c", FORK_SCRIPT], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "0", out.stderr
