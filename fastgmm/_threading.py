@@ -78,6 +78,18 @@ def call_kernel(kernel, X, *args):
         return out
 
 
+def _note_layer():
+    """Record the threading layer once Numba's pool has started, so that a
+    child forked before the first kernel call still gets the serial twins
+    (a started GNU OpenMP pool alone makes a forked child abort)."""
+    global _layer
+    if _layer is None:
+        try:
+            _layer = numba.threading_layer()
+        except ValueError:  # pragma: no cover (the pool has not started)
+            pass
+
+
 def _check_num_threads(n):
     if isinstance(n, bool) or not hasattr(n, "__index__"):
         raise TypeError(f"n must be an integer number of threads, got {n!r}")
@@ -123,8 +135,9 @@ class num_threads:
 
     def __init__(self, n):
         n = _check_num_threads(n)
-        self.previous = numba.get_num_threads()
+        self.previous = numba.get_num_threads()  # starts Numba's thread pool
         numba.set_num_threads(n)
+        _note_layer()
         self.n = n
 
     def __enter__(self):

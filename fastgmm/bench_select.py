@@ -19,7 +19,6 @@ import sys
 import time
 import warnings
 
-import numpy as np
 
 
 def moons_data():
