@@ -20,7 +20,6 @@ import time
 import warnings
 
 
-
 def moons_data():
     from sklearn.datasets import make_moons
 
