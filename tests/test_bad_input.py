@@ -9,6 +9,7 @@ import pytest
 from sklearn.mixture import GaussianMixture as SkGM
 
 from fastgmm import GaussianMixture
+from fastgmm._config import CHUNK_SIZE
 
 from .conftest import COV_TYPES
 
@@ -75,7 +76,7 @@ def test_memmap_is_not_copied(tmp_path, dtype):
     gm = GaussianMixture(2, random_state=0, max_iter=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        gm.fit(X[:1000])
+        gm.fit(X[: 2 * CHUNK_SIZE])  # two chunks: compiles the parallel drivers
         tracemalloc.start()
         gm.fit(X)
         _, peak = tracemalloc.get_traced_memory()

@@ -9,9 +9,14 @@ import numpy as np
 import pytest
 
 from fastgmm import GaussianMixture
+from fastgmm._config import CHUNK_SIZE
 
 from .conftest import COV_TYPES
 
+
+#: rows of the warm-up fits: two chunks, so the parallel drivers compile there
+#: (data of one chunk run the serial twins) and not inside the traced call
+WARM = 2 * CHUNK_SIZE
 
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 @pytest.mark.parametrize("init_params", ["kmeans", "random", "k-means++", "random_from_data"])
@@ -22,7 +27,7 @@ def test_fit_allocates_no_n_by_k_array(cov_type, init_params):
                          max_iter=3, random_state=0, reg_covar=1e-3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        gm.fit(X[:2000])  # compile outside the traced fit
+        gm.fit(X[:WARM])  # compile outside the traced fit (parallel drivers too)
         tracemalloc.start()
         gm.fit(X)
         _, peak = tracemalloc.get_traced_memory()
@@ -36,8 +41,8 @@ def test_fit_allocates_no_n_by_k_array(cov_type, init_params):
 def test_predict_allocates_only_its_output():
     n, d, K = 100_000, 3, 16
     X = np.random.default_rng(1).normal(size=(n, d))
-    gm = GaussianMixture(K, random_state=0, max_iter=2).fit(X[:5000])
-    gm.predict(X[:10])
+    gm = GaussianMixture(K, random_state=0, max_iter=2).fit(X[:WARM])
+    gm.predict_proba(X[:WARM])  # compiles the parallel scoring driver
     tracemalloc.start()
     labels = gm.predict(X)
     _, peak_predict = tracemalloc.get_traced_memory()
