@@ -62,6 +62,9 @@ PROBLEMS = {
 
 MB = 2**20
 
+#: Shown instead of a per-iteration time whose difference came out <= 0.
+NOISE = "noise"
+
 
 def make_problem(name, dtype=np.float64):
     """Data and shared initial parameters for a standard problem."""
@@ -117,8 +120,8 @@ def em_flops(n, d, K):
 
 
 def ratio(a, b):
-    """a / b, or None when either is missing or b is not positive."""
-    if a is None or b is None or b <= 0:
+    """a / b, or None when either is missing or negative, or b is zero."""
+    if a is None or b is None or a < 0 or b <= 0:
         return None
     return a / b
 
@@ -134,10 +137,11 @@ def format_table(columns, rows):
 
     ``columns`` is a list of ``(title, format_spec)``; a spec starting with
     ``<`` left-aligns the column, any other right-aligns it. ``rows`` are
-    sequences of values; ``None`` prints as ``-``.
+    sequences of values; ``None`` prints as ``-`` and strings as they are.
     """
     cells = [
-        ["-" if v is None else format(v, spec) for v, (_, spec) in zip(row, columns)]
+        ["-" if v is None else v if isinstance(v, str) else format(v, spec)
+         for v, (_, spec) in zip(row, columns)]
         for row in rows
     ]
     widths = [max([len(t)] + [len(r[i]) for r in cells]) for i, (t, _) in enumerate(columns)]
@@ -455,7 +459,8 @@ def run_table(problems, repeat=3, extra=3, dtype="float64", threads=None,
             else:
                 daal = _daal4py_per_iteration(X, params, extra=extra, repeat=repeat,
                                               threads=threads)
-            rows.append((name, f"{n} x {d}, {K}, {cov}", fast, sk, daal,
+            times = [t if t is None or t > 0 else NOISE for t in (fast, sk, daal)]
+            rows.append((name, f"{n} x {d}, {K}, {cov}", *times,
                          ratio(sk, fast), ratio(daal, fast)))
             if cov == "full":
                 gf = em_flops(n, d, K) / 1e9
@@ -467,6 +472,9 @@ def run_table(problems, repeat=3, extra=3, dtype="float64", threads=None,
     print(format_table(
         [("problem", "<"), ("n x d, K, cov", "<"), ("fastgmm", ".4f"), ("sklearn", ".4f"),
          ("daal4py", ".4f"), ("sk/fast", ".1f"), ("daal/fast", ".2f")], rows))
+    if any(NOISE in row for row in rows):
+        print(f"{NOISE}: t(1 + extra iterations) came out no longer than t(1) (a stalled "
+              "run); rerun, or raise --repeat / --extra")
     if rates:
         print(f"\nFLOP rate, full covariance (2*n*K*d*(d+1) flops per iteration), and "
               f"% of numpy's {mm_size}x{mm_size} float64 matmul rate with the same "

@@ -28,13 +28,14 @@ def test_ratio_and_pct():
     assert bench.ratio(None, 2.0) is None
     assert bench.ratio(1.0, None) is None
     assert bench.ratio(1.0, 0.0) is None and bench.ratio(1.0, -1.0) is None
+    assert bench.ratio(-1.0, 2.0) is None
     assert bench.pct(1.0, 4.0) == 25.0 and bench.pct(None, 4.0) is None
 
 
 def test_format_table():
     text = bench.format_table(
         [("name", "<"), ("seconds", ".3f"), ("ratio", ".1f")],
-        [("a", 1.23456, None), ("longer-name", 10.0, 2.25)],
+        [("a", 1.23456, None), ("longer-name", 10.0, 2.25), ("b", "noise", 1.0)],
     )
     lines = text.splitlines()
     assert lines[0].split() == ["name", "seconds", "ratio"]
@@ -42,6 +43,7 @@ def test_format_table():
     assert lines[2].startswith("a ") and lines[2].endswith("-")
     assert "1.235" in lines[2]
     assert lines[3].startswith("longer-name") and lines[3].endswith("2.2")
+    assert lines[4].split() == ["b", "noise", "1.0"]
     # right-aligned numeric columns end at the same position
     assert lines[2].index("1.235") + 5 == lines[3].index("10.000") + 6
 
