@@ -156,7 +156,7 @@ def format_table(columns, rows):
     return "\n".join([head, "-" * len(head)] + [line(r) for r in cells])
 
 
-def machine_line():
+def machine_line(note=True):
     """CPUs and load average: timings taken while other processes run are
     unreliable (BLAS and OpenMP barriers stall when cores are oversubscribed)."""
     try:
@@ -165,7 +165,7 @@ def machine_line():
         load = "unknown"
     cpus = os.cpu_count()
     busy = ""
-    if load != "unknown" and os.getloadavg()[0] > (cpus or 1):
+    if note and load != "unknown" and os.getloadavg()[0] > (cpus or 1):
         busy = " (busy: timings unreliable, multi-threaded ones most; --threads 1 is more robust)"
     return f"machine: {cpus} CPUs, load average {load}{busy}"
 
@@ -711,7 +711,7 @@ def main(argv=None):
     else:
         run_table(args.problems or list(PROBLEMS), args.repeat, args.extra, args.dtype,
                   args.threads, args.daal4py_python, not args.no_peakmem)
-    print(f"at the end: {machine_line()}")
+    print(f"at the end: {machine_line(note=False)}")
 
 
 if __name__ == "__main__":
