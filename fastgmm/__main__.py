@@ -393,18 +393,18 @@ def _print_model(gm, X, seconds, timing="including compilation on first use"):
     print(f"AIC: {gm.aic(X):.4f}")
 
 
+def _fit_params(args):
+    """The GaussianMixture parameters that `fit` and `select` share."""
+    return dict(n_init=args.n_init, random_state=args.random_state, max_iter=args.max_iter,
+                tol=args.tol, reg_covar=args.reg_covar)
+
+
 def cmd_fit(args):
     from . import GaussianMixture
 
     X, name = load_data(args.data)
     gm = GaussianMixture(
-        args.n_components,
-        covariance_type=args.covariance_type,
-        n_init=args.n_init,
-        random_state=args.random_state,
-        max_iter=args.max_iter,
-        tol=args.tol,
-        reg_covar=args.reg_covar,
+        args.n_components, covariance_type=args.covariance_type, **_fit_params(args)
     )
     t0 = time.perf_counter()
     gm.fit(X)
@@ -427,12 +427,8 @@ def cmd_select(args):
         args.n_components,
         args.covariance_type,
         criterion=args.criterion,
-        n_init=args.n_init,
-        random_state=args.random_state,
         progress=args.progress,
-        max_iter=args.max_iter,
-        tol=args.tol,
-        reg_covar=args.reg_covar,
+        **_fit_params(args),
     )
     seconds = time.perf_counter() - t0
     print(f"{len(result)} fits in {seconds:.3f} s; lowest {args.criterion.upper()} "
