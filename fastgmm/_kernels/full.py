@@ -51,7 +51,6 @@ def _work(K, d, scatter):
     A[d, :] = 1.0
     return (
         A,
-        np.empty(0),  # unused
         np.empty((4, BLOCK)),  # Y: triangular_maha scratch
         np.empty(BLOCK),  # maha
         np.empty((e if scatter else 0, BLOCK)),  # W = r * A
@@ -109,7 +108,7 @@ def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
     if d == 2:
         _logprob_2d(Xt[0], Xt[1], nb, means, prec, const, lp)
         return
-    A, Y, maha = work[0], work[2], work[3]
+    A, Y, maha = work[0], work[1], work[2]
     mh = maha[:nb]
     for k in range(K):
         block_diff_t(Xt, nb, means[k], A)
@@ -125,7 +124,7 @@ def _block_scatter(X, Xt, i0, nb, means, center, r, work):
     """S_k += sum_b r_kb a_b a_b^T with a_b = [x_b - m_k, 1]: one symmetric
     update gives S2 (the d x d block), S1 (last column) and N (corner)."""
     K, d = means.shape
-    A, W, S = work[0], work[4], work[5]
+    A, W, S = work[0], work[3], work[4]
     e = d + 1
     for k in range(K):
         rk = r[k, :nb]
@@ -145,7 +144,7 @@ def _block_scatter(X, Xt, i0, nb, means, center, r, work):
 
 @jit
 def _finish(K, d, work, out):
-    S = work[5]
+    S = work[4]
     e = d + 1
     for k in range(K):
         base = k * e * e

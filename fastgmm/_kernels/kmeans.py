@@ -23,14 +23,6 @@ def _sqdist(X, i, xmean, c):
 
 
 @jit
-def _round(v, single):
-    """v rounded to float32 when X is float32 (sklearn keeps these in X's dtype)."""
-    if single:
-        return np.float64(np.float32(v))
-    return v
-
-
-@jit
 def _load_centred(X, xmean, i0, nb, Xt):
     """Xt[:, :nb] = (X[i0:i0+nb] - xmean).T, the difference in X's dtype."""
     d = X.shape[1]
