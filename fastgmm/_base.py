@@ -255,7 +255,10 @@ class BaseMixture(DensityMixin, BaseEstimator):
         lpn = np.empty(n, dtype=out_dtype)
         resp = np.empty((n if want_resp else 0, K if want_resp else 0), dtype=out_dtype)
         labels = np.empty(n if want_labels else 0, dtype=np.int64)
-        call_kernel(ct.kernels.score_rows, X, means, U, const, center, lpn, resp, labels)
+        work = n * ct.row_work(K, X.shape[1]) // 2
+        call_kernel(
+            ct.kernels.score_rows, X, means, U, const, center, lpn, resp, labels, work=work
+        )
         return lpn, resp, labels
 
     def score_samples(self, X):

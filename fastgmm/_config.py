@@ -32,9 +32,38 @@ def _flag(name, default):
     return value not in ("0", "false", "no", "off")
 
 
-#: Rows per chunk of every parallel pass. A constant (never derived from the
-#: thread count) so that sums are bitwise identical for any number of threads.
+#: Rows per chunk of every parallel pass on large data. Chunking depends on
+#: the number of rows only (never on the thread count), so that sums are
+#: bitwise identical for any number of threads.
 CHUNK_SIZE = 4096
+
+#: Data of fewer than ``MIN_CHUNKS * CHUNK_SIZE`` rows are cut into about
+#: ``MIN_CHUNKS`` chunks (whole blocks of rows, at least one), so that small
+#: data with many components still use every core (``_common.chunk_size``).
+MIN_CHUNKS = 16
+
+#: Rows per block inside a chunk: kernels work on feature-major blocks
+#: ``Xt[:, :nb]`` with the rows innermost, so that every loop vectorises.
+BLOCK = 256
+
+
+def chunk_size(n):
+    """Rows per chunk for data of n rows: ``CHUNK_SIZE``, or for small data
+    the whole number of blocks that makes about ``MIN_CHUNKS`` chunks.
+    (Compiled as ``_kernels._common.chunk_size``.)"""
+    c = -(-n // MIN_CHUNKS)
+    c = -(-c // BLOCK) * BLOCK
+    return min(CHUNK_SIZE, max(BLOCK, c))
+
+
+def n_chunks(n):
+    """Number of chunks of data of n rows."""
+    return -(-n // chunk_size(n))
+
+
+#: Estimated multiply-adds of a kernel call below which it runs serially:
+#: waking the thread pool costs a few microseconds, a busy core far more.
+PARALLEL_MIN_WORK = 2**18
 
 #: Upper bound, in bytes, on the per-chunk partial statistics held at once.
 PARTIALS_BYTES = 64 * 2**20

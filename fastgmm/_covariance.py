@@ -16,7 +16,7 @@ import numpy as np
 from scipy import linalg
 
 from ._kernels import diag, full, spherical, tied
-from ._kernels.linalg import inverse_cholesky_upper
+from ._kernels.linalg import full_covariances, inverse_cholesky_upper
 
 ILL_DEFINED = (
     "Fitting the mixture model failed because some components have "
@@ -86,11 +86,10 @@ def _positive_sqrt_inv(cov, dtype):
 
 # --- full -----------------------------------------------------------------
 def _full_cov(N, S1, S2, delta, nk, reg, d):
-    C = _sym_upper(S2, d)
-    C -= S1[:, :, None] * delta[:, None, :] + delta[:, :, None] * S1[:, None, :]
-    C += N[:, None, None] * delta[:, :, None] * delta[:, None, :]
-    C /= nk[:, None, None]
-    C[:, np.arange(d), np.arange(d)] += reg
+    K = N.shape[0]
+    C = np.empty((K, d, d))
+    c = np.ascontiguousarray
+    full_covariances(c(N), c(S1), c(S2).reshape(K, d * d), c(delta), c(nk), float(reg), C)
     return C
 
 
@@ -219,6 +218,9 @@ class CovarianceType:
     prec_chol_from_precisions: Callable
     #: (rng, means, covariances, counts) -> list of sample blocks
     sample: Callable
+    #: (K, d) -> multiply-adds per row of a statistics pass (a cost estimate
+    #: that decides whether a call is worth the thread pool)
+    row_work: Callable = None
     #: statistics are shifted by a single centre rather than by the means
     shift_is_center: bool = False
     #: (XtX, N, means, nk, reg, d) -> covariances from sklearn's uncentred
@@ -245,6 +247,7 @@ COVARIANCE_TYPES = {
         _full_precisions,
         _full_from_precisions,
         _full_sample,
+        row_work=lambda K, d: K * d * (d + 3) // 2,
         variance_range=_eigen_range,
         covariances_in_X_dtype=True,
     ),
@@ -259,6 +262,7 @@ COVARIANCE_TYPES = {
         _tied_precisions,
         _chol_from_precision,
         _tied_sample,
+        row_work=lambda K, d: d * (d + 1) // 2 + 2 * K * d,
         shift_is_center=True,
         partial_resp_covariances=_tied_partial_resp_cov,
         variance_range=_eigen_range,
@@ -274,6 +278,7 @@ COVARIANCE_TYPES = {
         _square,
         _sqrt,
         _diag_sample,
+        row_work=lambda K, d: 3 * K * d,
         variance_range=_row_range,
     ),
     "spherical": CovarianceType(
@@ -287,6 +292,7 @@ COVARIANCE_TYPES = {
         _square,
         _sqrt,
         _diag_sample,
+        row_work=lambda K, d: 3 * K * d,
         variance_range=_same_range,
     ),
 }

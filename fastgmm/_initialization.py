@@ -19,6 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ._config import CHUNK_SIZE
 from ._kernels import kmeans as kk
+from ._kernels._common import split_stats
 from ._stats import no_weights, stats_shift
 from ._threading import call_kernel
 
@@ -34,19 +35,22 @@ KMEANS_MAX_ITER = 300
 KMEANS_TOL = 1e-4
 
 
-def kmeans_plusplus(X, K, rs, sw=None, xmean=None):
+def kmeans_plusplus(X, K, rs, sw=None, xmean=None, pre=None):
     """Indices of sklearn's k-means++ seeds (``_kmeans_plusplus``).
 
     ``xmean`` is the centre subtracted from X first (KMeans centres X;
     the public ``kmeans_plusplus`` does not). Returns ``(indices, centers)``
     with centers in centred coordinates, float64. The draws from ``rs`` are
     sklearn's; without sample weights no n-vector beyond ``closest`` is made.
+    ``pre``: X's centred blocks (see :func:`_centred_blocks`), or None.
     """
     n, d = X.shape
     if xmean is None:
         xmean = np.zeros(d, dtype=X.dtype)
     single = X.dtype == np.float32
     n_local_trials = 2 + int(np.log(K))
+    if pre is None:
+        pre = _centred_blocks(X, xmean)
 
     if sw is None:
         # p = ones / ones.sum() in X's dtype, as sklearn builds it
@@ -63,7 +67,8 @@ def kmeans_plusplus(X, K, rs, sw=None, xmean=None):
     indices[0] = center_id
     centers[0] = X[center_id] - xmean
     closest = np.empty(n, dtype=X.dtype)
-    call_kernel(kk.min_sqdist, X, xmean, centers[0], closest, True, single)
+    work = n * d * n_local_trials  # a seeding step: min_sqdist + candidate_pots
+    call_kernel(kk.min_sqdist, X, xmean, pre, centers[0], closest, True, single, work=work)
     current_pot = _pot(closest, w)
 
     candidate_ids = np.empty(n_local_trials, dtype=np.intp)
@@ -71,13 +76,26 @@ def kmeans_plusplus(X, K, rs, sw=None, xmean=None):
         rand_vals = rs.uniform(size=n_local_trials) * current_pot
         kk.cumsum_search(closest, no_weights() if w is None else w, rand_vals, candidate_ids)
         cands = np.ascontiguousarray(X[candidate_ids] - xmean, dtype=np.float64)
-        pots = call_kernel(kk.candidate_pots, X, w_kernel, xmean, cands, closest, single)
+        pots = call_kernel(
+            kk.candidate_pots, X, w_kernel, xmean, pre, cands, closest, single, work=work
+        )
         best = int(np.argmin(pots))
-        call_kernel(kk.min_sqdist, X, xmean, cands[best], closest, False, single)
+        call_kernel(kk.min_sqdist, X, xmean, pre, cands[best], closest, False, single, work=work)
         current_pot = _pot(closest, w)
         indices[c] = candidate_ids[best]
         centers[c] = cands[best]
     return indices, centers
+
+
+#: Data up to this size (float64 bytes) are transposed into feature-major
+#: blocks once per k-means instead of once per pass
+CENTRED_BLOCKS_BYTES = 32 * 2**20
+
+
+def _centred_blocks(X, xmean):
+    if X.size * 8 > CENTRED_BLOCKS_BYTES:
+        return kk.no_blocks()
+    return kk.centred_blocks(X, xmean)
 
 
 def _pot(closest, w):
@@ -96,11 +114,14 @@ def kmeans_labels(X, K, rs, sw=None):
     tol = float(np.mean(var)) * KMEANS_TOL
     w_kernel = no_weights() if sw is None else sw
 
-    _, centers = kmeans_plusplus(X, K, rs, sw, xmean)
+    pre = _centred_blocks(X, xmean)
+    _, centers = kmeans_plusplus(X, K, rs, sw, xmean, pre)
     labels = np.full(n, -1, dtype=np.int32)
     strict = False
     for _ in range(KMEANS_MAX_ITER):
-        total = call_kernel(kk.lloyd_step, X, w_kernel, xmean, centers, labels, True)
+        total = call_kernel(
+            kk.lloyd_step, X, w_kernel, xmean, pre, centers, labels, True, work=n * K * d
+        )
         sums = total[: K * d].reshape(K, d)
         weights = total[K * d : K * d + K]
         changed = total[-1]
@@ -114,7 +135,7 @@ def kmeans_labels(X, K, rs, sw=None):
         if shift_tot <= tol:
             break
     if not strict:
-        call_kernel(kk.lloyd_step, X, w_kernel, xmean, centers, labels, False)
+        call_kernel(kk.lloyd_step, X, w_kernel, xmean, pre, centers, labels, False, work=n * K * d)
     warn_if_few_clusters(labels, K, stacklevel=3)
     return labels, centers + xmean
 
@@ -203,9 +224,53 @@ def resp_stats(ct, X, sw, blocks, center, shift=None):
             dummy_U,
             np.zeros(K),
             center,
+            work=(b - a) * ct.row_work(K, X.shape[1]),
         )
         total = part if total is None else total + part
     return total
+
+
+def label_stats(ct, X, sw, labels, K, center, shift):
+    """Statistics of one-hot responsibilities (``labels``), shifted by
+    ``shift`` (K, d): each cluster's rows are gathered (a bounded block at a
+    time) and passed to the kernel as one component, K times less work than
+    ``resp_stats`` on one-hot blocks."""
+    n, d = X.shape
+    order = np.argsort(labels, kind="stable")
+    ends = np.cumsum(np.bincount(labels, minlength=K))
+    rows = max(2 * CHUNK_SIZE, 2 * BLOCK_BYTES // (d * X.dtype.itemsize))
+    one = np.ones((min(n, rows), 1), dtype=X.dtype)
+    U1 = np.zeros(ct.shape(1, d))
+    nS2 = ct.kernels.S2_SIZE(1, d)
+    shared = ct.kernels.S2_SIZE(2, d) == nS2  # one S2 for all components
+    N = np.zeros(K)
+    S1 = np.zeros((K, d))
+    S2 = np.zeros(nS2 if shared else K * nS2)
+    T = np.zeros(3)
+    for k in range(K):
+        for a in range(ends[k - 1] if k else 0, ends[k], rows):
+            idx = order[a : min(ends[k], a + rows)]
+            m = np.ascontiguousarray(shift[k : k + 1], dtype=np.float64)
+            part = call_kernel(
+                ct.kernels.stats,
+                X[idx],
+                sw[idx] if sw.shape[0] else sw,
+                one[: idx.shape[0]],
+                m,
+                U1,
+                np.zeros(1),
+                center,
+                work=idx.shape[0] * ct.row_work(1, d),
+            )
+            pN, pS1, pS2, pT = split_stats(part, 1, d)
+            N[k] += pN[0]
+            S1[k] += pS1[0]
+            if shared:
+                S2 += pS2
+            else:
+                S2[k * nS2 : (k + 1) * nS2] += pS2
+            T += pT
+    return np.concatenate([N, S1.ravel(), S2, T])
 
 
 def uncentred_gram(ct_tied, X, sw, center):
@@ -233,10 +298,9 @@ def initial_stats(ct, init_params, X, sw, n_components, rs, kmeans=None):
     sw_opt = sw if sw.shape[0] else None
     if init_params == "kmeans":
         labels, centers = (kmeans or kmeans_labels)(X, K, rs, sw_opt)
-        blocks = _one_hot_blocks(labels, K, X.dtype)
         # shifted by each cluster's centre: no cancellation for far clusters
         shift = stats_shift(ct, center, centers)
-        total = resp_stats(ct, X, sw, blocks, center, shift)
+        total = label_stats(ct, X, sw, labels, K, center, shift)
         return total, shift, False
     elif init_params == "random":
         total = resp_stats(ct, X, sw, _random_blocks(rs, n, K, X.dtype), center)

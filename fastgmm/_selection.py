@@ -12,12 +12,12 @@ faster:
   not on the covariance type, so it is computed once per ``K`` (and per
   restart) and reused by every covariance type (a cache keyed by the
   RandomState's state, which it also restores, so the draws are unchanged);
-- a fit runs on at most one Numba thread per chunk of rows
-  (``CHUNK_SIZE``; data of one chunk run the kernels' serial twins): threads
-  beyond that have no rows to work on. When the fits are large enough, the
+- a fit runs on at most one Numba thread per chunk of rows (chunks of
+  ``CHUNK_SIZE`` rows, fewer for small data; data of one chunk run the
+  kernels' serial twins): threads beyond that have no rows to work on. When the fits are large enough, the
   threads left over fit other numbers of components at once (a thread pool;
   the kernels release the GIL). Results do not depend on the thread count
-  (fixed chunks, summed in order);
+  (chunks depend on the number of rows only, summed in order);
 - the kernels of the grid's covariance types are compiled (or loaded from
   the disk cache) before the first timed fit, so ``seconds`` measures fitting.
 """
@@ -35,10 +35,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
 from ._base import _FLOAT_DTYPES, check_sample_weight
-from ._config import CHUNK_SIZE
+from ._config import CHUNK_SIZE, n_chunks
 from ._covariance import COVARIANCE_TYPES
 from ._gaussian_mixture import GaussianMixture
 from ._initialization import kmeans_labels, warn_if_few_clusters
+from ._threading import parallel_always
 
 __all__ = ["select_model", "SelectionResult"]
 
@@ -302,10 +303,10 @@ def _warm(dtype, covariance_types, n_samples):
     """Compile (or load) the kernels a grid uses, once per process.
 
     Data of one chunk run the kernels' serial twins, larger data the
-    parallel kernels (and the serial ones on small blocks): both are warmed
-    for large data.
+    parallel kernels (and the serial ones on small calls): both are warmed
+    for data of several chunks.
     """
-    sizes = [40] if n_samples <= CHUNK_SIZE else [40, CHUNK_SIZE + 40]
+    sizes = [40] if n_chunks(n_samples) == 1 else [40, CHUNK_SIZE + 40]
     rng = np.random.RandomState(0)
     for rows in sizes:
         todo = [ct for ct in covariance_types
@@ -315,10 +316,10 @@ def _warm(dtype, covariance_types, n_samples):
         Xw = rng.normal(size=(rows, 2)).astype(dtype)
         for ct in todo:
             gm = GaussianMixture(2, covariance_type=ct, max_iter=2, tol=0, random_state=0)
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), parallel_always():
                 warnings.simplefilter("ignore")
                 gm.fit(Xw)
-            gm.score_samples(Xw)
+                gm.score_samples(Xw)
             _WARM.add((np.dtype(dtype).name, ct, rows > CHUNK_SIZE))
 
 
@@ -340,8 +341,7 @@ def _work_per_iteration(n_samples, n_features, ks, cts):
 def _plan_threads(X, ks, cts, n_jobs):
     """(fits at once, Numba threads per fit).
 
-    Kernels split X into fixed chunks of ``CHUNK_SIZE`` rows, summed in
-    order, so results do not depend on the thread count. A fit cannot use
+    Kernels split X into chunks (``n_chunks``), summed in order, so results do not depend on the thread count. A fit cannot use
     more threads than X has chunks (extra threads only add a barrier to
     every kernel call); the Numba threads left over can fit other numbers of
     components at once, which ``n_jobs=None`` does when the kernels' work
@@ -351,7 +351,7 @@ def _plan_threads(X, ks, cts, n_jobs):
 
     threads = numba.get_num_threads()
     n_samples, n_features = X.shape
-    per_fit = max(1, min(threads, -(-n_samples // CHUNK_SIZE)))
+    per_fit = max(1, min(threads, n_chunks(n_samples)))
     if n_jobs is None:
         n_jobs = max(1, threads // per_fit)
         if _work_per_iteration(n_samples, n_features, ks, cts) < PARALLEL_MIN_WORK:

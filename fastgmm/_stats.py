@@ -73,7 +73,10 @@ def stats_shift(ct, center, per_component):
 def estep_stats(ct, X, sw, params):
     """One fused pass: statistics shifted by the current parameters."""
     means, U, const, center = kernel_args(ct, params)
-    total = call_kernel(ct.kernels.stats, X, sw, no_resp(X), means, U, const, center)
+    work = X.shape[0] * ct.row_work(*means.shape)
+    total = call_kernel(
+        ct.kernels.stats, X, sw, no_resp(X), means, U, const, center, work=work
+    )
     return total, stats_shift(ct, center, means)
 
 

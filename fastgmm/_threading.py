@@ -14,16 +14,18 @@ against the two layers that are unsafe somewhere:
   instead: the same code without threads, the same results.
 """
 
+import contextlib
 import os
 import threading
 
 import numba
 
-from ._config import CHUNK_SIZE
+from ._config import PARALLEL_MIN_WORK, n_chunks
 
 _lock = threading.RLock()
 _layer = None
 _serial_only = False
+_min_work = PARALLEL_MIN_WORK
 
 
 def threading_layer():
@@ -55,15 +57,19 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def call_kernel(kernel, X, *args):
+def call_kernel(kernel, X, *args, work=None):
     """Run a parallel kernel whose first argument is the data ``X``.
 
-    Data of one chunk (``CHUNK_SIZE`` rows or fewer) runs the serial twin:
-    there is nothing to share out, and waking the thread pool costs more than
-    the work (same code, same results).
+    ``work`` estimates the call's multiply-adds (default: one per value of
+    X). Data of one chunk, or calls under ``PARALLEL_MIN_WORK``, run the
+    serial twin: waking the thread pool would cost more than the work. The
+    twin is the same code with the same chunks: the same results.
     """
     global _layer
-    if _serial_only or X.shape[0] <= CHUNK_SIZE:
+    n = X.shape[0]
+    if work is None:
+        work = X.size
+    if _serial_only or n_chunks(n) == 1 or work < _min_work:
         return kernel.serial(X, *args)
     args = (X,) + args
     if _layer is not None and _layer != "workqueue":
@@ -76,6 +82,18 @@ def call_kernel(kernel, X, *args):
             except ValueError:  # no parallel region has run yet
                 pass
         return out
+
+
+@contextlib.contextmanager
+def parallel_always():
+    """Every call of more than one chunk runs the parallel kernel, whatever
+    its work (``warmup`` compiles the parallel drivers on small data)."""
+    global _min_work
+    _min_work = 0
+    try:
+        yield
+    finally:
+        _min_work = PARALLEL_MIN_WORK
 
 
 def _note_layer():

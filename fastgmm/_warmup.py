@@ -12,7 +12,7 @@ def warmup(dtypes=("float64", "float32")):
     Fits and scores a tiny model for each covariance type and dtype, which
     exercises the k-means initialisation, the fused EM pass and the scoring
     kernels, on data of one chunk (which run the kernels' serial twins) and of
-    two chunks (the parallel drivers). Call it once at service start-up to
+    several chunks (the parallel drivers). Call it once at service start-up to
     keep compilation out of the first real request.
 
     Parameters
@@ -22,14 +22,15 @@ def warmup(dtypes=("float64", "float32")):
     """
     from ._config import CHUNK_SIZE
     from ._gaussian_mixture import GaussianMixture
+    from ._threading import parallel_always
 
     rng = np.random.RandomState(0)
     for dtype, n in itertools.product(dtypes, (40, CHUNK_SIZE + 1)):
         X = rng.normal(size=(n, 2)).astype(dtype)
         for cov in ("full", "tied", "diag", "spherical"):
             gm = GaussianMixture(2, covariance_type=cov, max_iter=2, tol=0, random_state=0)
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), parallel_always():
                 warnings.simplefilter("ignore")
                 gm.fit_predict(X)
-            gm.predict_proba(X)
-            gm.score_samples(X)
+                gm.predict_proba(X)
+                gm.score_samples(X)

@@ -115,3 +115,15 @@ def lloyd_step(X, sw, xmean, centers, labels):
         wts[k] = w[m].sum()
     changed = float(np.sum(new != labels))
     return new, np.concatenate([sums.ravel(), wts, [changed]])
+
+
+def full_covariances(N, S1, S2, delta, nk, reg):
+    """Full covariances from shifted statistics (S2: flat upper triangles)."""
+    K, d = S1.shape
+    A = np.triu(S2.reshape(K, d, d))
+    C = A + np.swapaxes(np.triu(A, 1), -1, -2)
+    C -= S1[:, :, None] * delta[:, None, :] + delta[:, :, None] * S1[:, None, :]
+    C += N[:, None, None] * delta[:, :, None] * delta[:, None, :]
+    C /= nk[:, None, None]
+    C[:, np.arange(d), np.arange(d)] += reg
+    return C

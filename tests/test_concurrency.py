@@ -54,19 +54,20 @@ def test_eight_threads_match_sequential_fits():
 WORKQUEUE_SCRIPT = r"""
 import threading, warnings, numpy as np
 from fastgmm import GaussianMixture
-X = np.random.default_rng(0).normal(size=(20000, 2))
+# large enough that every EM pass runs the parallel kernels
+X = np.random.default_rng(0).normal(size=(20000, 4))
 out = {}
 def work(i):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out[i] = GaussianMixture(2, random_state=i, max_iter=10).fit(X).score(X)
+        out[i] = GaussianMixture(3, random_state=i, max_iter=10).fit(X).score(X)
 ts = [threading.Thread(target=work, args=(i,)) for i in range(6)]
 [t.start() for t in ts]; [t.join() for t in ts]
 seq = {}
 for i in range(6):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        seq[i] = GaussianMixture(2, random_state=i, max_iter=10).fit(X).score(X)
+        seq[i] = GaussianMixture(3, random_state=i, max_iter=10).fit(X).score(X)
 import numba
 print(numba.threading_layer(), out == seq)
 """

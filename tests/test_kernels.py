@@ -133,25 +133,31 @@ def test_nonfinite_rows_are_counted_not_propagated(rng):
 
 
 # --- k-means kernels --------------------------------------------------------
+def _pre(X, xmean, blocks):
+    return kk.centred_blocks(X, xmean) if blocks else kk.no_blocks()
+
+
+@pytest.mark.parametrize("blocks", [False, True], ids=["transposed-per-pass", "centred-blocks"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_kmeans_distance_kernels(rng, dtype):
+def test_kmeans_distance_kernels(rng, dtype, blocks):
     n, d = N_ROWS, 3
     X = _data(rng, n, d, dtype)
     xmean = X.mean(axis=0)
+    pre = _pre(X, xmean, blocks)
     c = rng.normal(size=d)
     single = dtype == np.float32
     closest = np.empty(n, dtype=dtype)
-    kk.min_sqdist(X, xmean, c, closest, True, single)
+    kk.min_sqdist(X, xmean, pre, c, closest, True, single)
     want = naive.sqdist_rows(X, xmean, c)
     np.testing.assert_allclose(closest, want.astype(dtype), rtol=1e-6 if single else 1e-12)
     c2 = rng.normal(size=d)
-    kk.min_sqdist(X, xmean, c2, closest, False, single)
+    kk.min_sqdist(X, xmean, pre, c2, closest, False, single)
     want2 = np.minimum(want, naive.sqdist_rows(X, xmean, c2))
     np.testing.assert_allclose(closest, want2.astype(dtype), rtol=1e-6 if single else 1e-12)
 
     cands = rng.normal(size=(4, d))
     sw = rng.uniform(0, 2, size=n)
-    pots = kk.candidate_pots(X, sw, xmean, cands, closest, single)
+    pots = kk.candidate_pots(X, sw, xmean, pre, cands, closest, single)
     want_pots = [sw @ np.minimum(closest, naive.sqdist_rows(X, xmean, c)) for c in cands]
     np.testing.assert_allclose(pots, want_pots, rtol=1e-6 if single else 1e-12)
 
@@ -159,22 +165,49 @@ def test_kmeans_distance_kernels(rng, dtype):
     np.testing.assert_allclose(sums, ((X.astype(np.float64) - xmean) ** 2).sum(0), rtol=1e-6 if single else 1e-12)
 
 
+@pytest.mark.parametrize("blocks", [False, True], ids=["transposed-per-pass", "centred-blocks"])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_lloyd_step_matches_naive(rng, weighted):
+def test_lloyd_step_matches_naive(rng, weighted, blocks):
     n, d, K = N_ROWS, 2, 4
     X = _data(rng, n, d, np.float64)
     xmean = X.mean(axis=0)
+    pre = _pre(X, xmean, blocks)
     centers = rng.normal(size=(K, d))
     sw = rng.uniform(0, 2, size=n) if weighted else None
     labels = np.full(n, -1, dtype=np.int32)
     labels[::2] = 1
     want_labels, want = naive.lloyd_step(X, sw, xmean, centers, labels)
-    got = kk.lloyd_step(X, np.empty(0) if sw is None else sw, xmean, centers, labels, True)
+    got = kk.lloyd_step(X, np.empty(0) if sw is None else sw, xmean, pre, centers, labels, True)
     np.testing.assert_array_equal(labels, want_labels)
     np.testing.assert_allclose(got, want, rtol=1e-10)
     dist = np.empty(n)
     kk.assigned_sqdist(X, xmean, centers, labels, dist)
     np.testing.assert_allclose(dist, ((X - xmean - centers[labels]) ** 2).sum(1), rtol=1e-12)
+
+
+def test_centred_blocks_layout(rng):
+    X = _data(rng, 2 * 256 + 7, 3, np.float32)
+    xmean = X.mean(axis=0)
+    pre = kk.centred_blocks(X, xmean)
+    assert pre.dtype == np.float64 and pre.shape[:2] == (3, 3)
+    rows = np.concatenate([pre[b, :, :256].T for b in range(3)])
+    np.testing.assert_array_equal(rows[: X.shape[0]], (X - xmean).astype(np.float64))
+    assert np.all(rows[X.shape[0]:] == 0)
+
+
+@pytest.mark.parametrize("d", [1, 2, 5])
+def test_full_covariances_matches_numpy(rng, d):
+    from fastgmm._kernels.linalg import full_covariances
+
+    K = 4
+    N = rng.uniform(1, 5, size=K)
+    S1 = rng.normal(size=(K, d))
+    S2 = rng.normal(size=(K, d * d))
+    delta = rng.normal(size=(K, d))
+    nk = N + 1e-15
+    got = np.empty((K, d, d))
+    full_covariances(N, S1, S2, delta, nk, 1e-6, got)
+    np.testing.assert_array_equal(got, naive.full_covariances(N, S1, S2, delta, nk, 1e-6))
 
 
 def test_inverse_cholesky_matches_numpy(rng):

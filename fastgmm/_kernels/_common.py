@@ -1,19 +1,22 @@
 """Helpers shared by the per-covariance-type kernels.
 
-Summation-order rule: every reduction over rows is done per fixed-size chunk
-(``CHUNK_SIZE`` rows) and the chunk partials are added in chunk order by a
-plain loop, so results never depend on the number of threads.
+Summation-order rule: every reduction over rows is done per chunk of rows
+(``chunk_size(n)``: ``CHUNK_SIZE`` rows, fewer for small data, a function of
+n only) and the chunk partials are added in chunk order by a plain loop, so
+results never depend on the number of threads.
 """
 
 import math
 
 import numpy as np
 
-from .._config import CHUNK_SIZE, PARTIALS_BYTES, jit, jit_fma, jit_reduce
+from .. import _config
+from .._config import BLOCK, PARTIALS_BYTES, jit, jit_fma, jit_reduce
 
-#: rows per block inside a chunk: kernels work on feature-major blocks
-#: ``Xt[:, :nb]`` with the rows innermost, so that every loop vectorises
-BLOCK = 256
+#: row stride of (rows, BLOCK) scratch: a 2 KiB stride would put every row
+#: of a feature-major block in the same two L1 cache sets; 64 more bytes
+#: spread them over all sets (min_sqdist at d=41: 198 -> see issue note)
+PITCH = BLOCK + 8
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 with trailing zero bits: n*_LN2_HI exact
@@ -21,9 +24,13 @@ _LN2_LO = 1.90821492927058770002e-10
 _EXP_MIN = -708.0  # exp(x) is taken as 0 below (exp(-708) = 3.3e-308)
 
 
+chunk_size = jit(_config.chunk_size)
+
+
 @jit
 def n_chunks(n):
-    return (n + CHUNK_SIZE - 1) // CHUNK_SIZE
+    c = chunk_size(n)
+    return (n + c - 1) // c
 
 
 @jit
@@ -35,8 +42,9 @@ def chunk_group(nch, width):
 
 @jit
 def chunk_rows(c, n):
-    lo = c * CHUNK_SIZE
-    return lo, min(n, lo + CHUNK_SIZE)
+    size = chunk_size(n)
+    lo = c * size
+    return lo, min(n, lo + size)
 
 
 @jit
@@ -478,9 +486,9 @@ def block_diff_t(Xt, nb, mean, Dt):
 def block_buffers(K, d):
     """Per-chunk scratch of the drivers: (Xt, lp, r, mx, ssum, lse, bits)."""
     return (
-        np.empty((d, BLOCK)),
-        np.empty((K, BLOCK)),
-        np.empty((K, BLOCK)),
+        np.empty((d, PITCH)),
+        np.empty((K, PITCH)),
+        np.empty((K, PITCH)),
         np.empty(BLOCK),
         np.empty(BLOCK),
         np.empty(BLOCK),

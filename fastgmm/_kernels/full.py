@@ -17,6 +17,7 @@ from numba import prange
 from .._config import jit, jit_fma, jit_reduce, pjit
 from ._common import (
     BLOCK,
+    PITCH,
     add_into,
     block_outputs,
     block_resp,
@@ -47,13 +48,13 @@ def _prepare(means, prec, center):
 @jit
 def _work(K, d, scatter):
     e = d + 1
-    A = np.empty((e, BLOCK))  # rows: x - m_k (feature-major), then ones
+    A = np.empty((e, PITCH))  # rows: x - m_k (feature-major), then ones
     A[d, :] = 1.0
     return (
         A,
-        np.empty((4, BLOCK)),  # Y: triangular_maha scratch
+        np.empty((4, PITCH)),  # Y: triangular_maha scratch
         np.empty(BLOCK),  # maha
-        np.empty((e if scatter else 0, BLOCK)),  # W = r * A
+        np.empty((e if scatter else 0, PITCH)),  # W = r * A
         np.zeros(K * e * e if scatter else 0),  # S: sum_b W_b A_b^T, upper
     )
 

@@ -4,13 +4,19 @@ Rows are centred on the fly as ``X[i] - xmean`` computed in X's dtype (as
 sklearn's KMeans centres a copy of X), then squared distances are taken in
 float64 and rounded to X's dtype where sklearn keeps them in X's dtype, so the
 seeding draws the same candidates. Reductions follow the chunk-order rule.
+
+Every pass takes ``pre``: either the centred rows already in feature-major
+blocks, ``(n_blocks, d, PITCH)`` float64 from :func:`centred_blocks` (small
+data: k-means++ makes 2 K passes, and transposing each block again would
+cost more than the distances), or an empty array (each block is transposed
+when used).
 """
 
 import numpy as np
 from numba import prange
 
 from .._config import jit, pjit
-from ._common import BLOCK, add_into, chunk_group, chunk_rows, n_chunks, row_weight
+from ._common import BLOCK, PITCH, add_into, chunk_group, chunk_rows, n_chunks, row_weight
 
 
 @jit
@@ -29,6 +35,32 @@ def _load_centred(X, xmean, i0, nb, Xt):
     for b in range(nb):
         for j in range(d):
             Xt[j, b] = np.float64(X[i0 + b, j] - xmean[j])
+
+
+def centred_blocks(X, xmean):
+    """``pre`` for the kernels: block b holds (X[b*BLOCK:(b+1)*BLOCK] - xmean).T,
+    the difference taken in X's dtype as :func:`_load_centred` does."""
+    n, d = X.shape
+    nblk = -(-n // BLOCK)
+    pre = np.zeros((nblk, d, PITCH))
+    rows = np.zeros((nblk * BLOCK, d))
+    rows[:n] = X - xmean
+    pre[:, :, :BLOCK] = rows.reshape(nblk, BLOCK, d).transpose(0, 2, 1)
+    return pre
+
+
+def no_blocks():
+    return np.empty((0, 0, 0))
+
+
+@jit
+def _block(X, xmean, pre, i0, nb, Xt):
+    """The centred feature-major block of rows i0:i0+nb (i0 is a multiple
+    of BLOCK: chunks are whole blocks)."""
+    if pre.shape[0] != 0:
+        return pre[i0 // BLOCK]
+    _load_centred(X, xmean, i0, nb, Xt)
+    return Xt
 
 
 @jit
@@ -69,24 +101,24 @@ def centered_sq_sums(X, mean):
 
 
 @pjit
-def min_sqdist(X, xmean, c, closest, first, single):
+def min_sqdist(X, xmean, pre, c, closest, first, single):
     """closest[i] = min(closest[i], |X[i] - xmean - c|^2) (or = when first)."""
     n, d = X.shape
     for ch in prange(n_chunks(n)):
         lo, hi = chunk_rows(ch, n)
-        Xt = np.empty((d, BLOCK))
+        Xt = np.empty((d, PITCH))
         v = np.empty(BLOCK)
         for i0 in range(lo, hi, BLOCK):
             nb = min(BLOCK, hi - i0)
-            _load_centred(X, xmean, i0, nb, Xt)
-            _block_sqdist(Xt, nb, c, single, v)
+            Xb = _block(X, xmean, pre, i0, nb, Xt)
+            _block_sqdist(Xb, nb, c, single, v)
             for b in range(nb):
                 if first or v[b] < closest[i0 + b]:
                     closest[i0 + b] = v[b]
 
 
 @pjit
-def candidate_pots(X, sw, xmean, cands, closest, single):
+def candidate_pots(X, sw, xmean, pre, cands, closest, single):
     """pot[t] = sum_i w_i min(closest_i, |X[i] - xmean - cands[t]|^2)."""
     n, d = X.shape
     T = cands.shape[0]
@@ -94,13 +126,13 @@ def candidate_pots(X, sw, xmean, cands, closest, single):
     part = np.zeros((nch, T))
     for ch in prange(nch):
         lo, hi = chunk_rows(ch, n)
-        Xt = np.empty((d, BLOCK))
+        Xt = np.empty((d, PITCH))
         v = np.empty(BLOCK)
         for i0 in range(lo, hi, BLOCK):
             nb = min(BLOCK, hi - i0)
-            _load_centred(X, xmean, i0, nb, Xt)
+            Xb = _block(X, xmean, pre, i0, nb, Xt)
             for t in range(T):
-                _block_sqdist(Xt, nb, cands[t], single, v)
+                _block_sqdist(Xb, nb, cands[t], single, v)
                 s = part[ch, t]
                 for b in range(nb):  # rows in order: the sum of the scalar loop
                     vb = v[b]
@@ -115,22 +147,22 @@ def candidate_pots(X, sw, xmean, cands, closest, single):
 
 
 @jit
-def _lloyd_chunk(X, sw, xmean, centers, labels, lo, hi, update, out):
+def _lloyd_chunk(X, sw, xmean, pre, centers, labels, lo, hi, update, out):
     K, d = centers.shape
     for j in range(out.shape[0]):
         out[j] = 0.0
-    Xt = np.empty((d, BLOCK))
+    Xt = np.empty((d, PITCH))
     dist = np.empty(BLOCK)
     best_d = np.empty(BLOCK)
     best = np.empty(BLOCK, dtype=np.int64)
     for i0 in range(lo, hi, BLOCK):
         nb = min(BLOCK, hi - i0)
-        _load_centred(X, xmean, i0, nb, Xt)
-        _block_sqdist(Xt, nb, centers[0], False, best_d)
+        Xb = _block(X, xmean, pre, i0, nb, Xt)
+        _block_sqdist(Xb, nb, centers[0], False, best_d)
         for b in range(nb):
             best[b] = 0
         for k in range(1, K):
-            _block_sqdist(Xt, nb, centers[k], False, dist)
+            _block_sqdist(Xb, nb, centers[k], False, dist)
             for b in range(nb):
                 closer = dist[b] < best_d[b]
                 best_d[b] = dist[b] if closer else best_d[b]
@@ -145,11 +177,11 @@ def _lloyd_chunk(X, sw, xmean, centers, labels, lo, hi, update, out):
                 w = row_weight(sw, i)
                 out[K * d + kb] += w
                 for j in range(d):
-                    out[kb * d + j] += w * Xt[j, b]
+                    out[kb * d + j] += w * Xb[j, b]
 
 
 @pjit
-def lloyd_step(X, sw, xmean, centers, labels, update):
+def lloyd_step(X, sw, xmean, pre, centers, labels, update):
     """Assign labels (in place) and, with ``update``, return the flat vector
     [weighted sums (K*d), weights (K), number of labels changed]."""
     n = X.shape[0]
@@ -163,7 +195,7 @@ def lloyd_step(X, sw, xmean, centers, labels, update):
         g = min(group, nch - g0)
         for c in prange(g):
             lo, hi = chunk_rows(g0 + c, n)
-            _lloyd_chunk(X, sw, xmean, centers, labels, lo, hi, update, part[c])
+            _lloyd_chunk(X, sw, xmean, pre, centers, labels, lo, hi, update, part[c])
         for c in range(g):
             add_into(total, part[c])
     return total

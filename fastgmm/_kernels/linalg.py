@@ -44,3 +44,25 @@ def inverse_cholesky_upper(C, U):
                     t -= L[i, p] * Uk[c, p]
                 Uk[c, i] = t / L[i, i]
     return -1
+
+
+@jit
+def full_covariances(N, S1, S2, delta, nk, reg, C):
+    """C[k] = (S2_k - S1_k delta_k^T - delta_k S1_k^T + N_k delta_k delta_k^T)
+    / nk_k + reg I, with S2_k given by its flat upper triangle (K, d*d).
+
+    The same operations in the same order as the NumPy expression in
+    ``_covariance._full_cov`` it replaces (one pass instead of eight
+    temporaries of K*d*d)."""
+    K, d = S1.shape
+    for k in range(K):
+        S = S2[k]
+        for j in range(d):
+            for l in range(d):
+                s = S[j * d + l] if l >= j else S[l * d + j]
+                s -= S1[k, j] * delta[k, l] + delta[k, j] * S1[k, l]
+                s += N[k] * delta[k, j] * delta[k, l]
+                s /= nk[k]
+                if j == l:
+                    s += reg
+                C[k, j, l] = s

@@ -19,6 +19,7 @@ from numba import prange
 from .._config import jit, pjit
 from ._common import (
     BLOCK,
+    PITCH,
     add_into,
     block_outputs,
     block_resp,
@@ -61,8 +62,8 @@ def _prepare(means, prec, center):
 def _work(K, d, scatter):
     ks = K if scatter else 0
     return (
-        np.empty((d, BLOCK)),  # Zt
-        np.empty((d, BLOCK)),  # Vt (log-density), weighted z (scatter)
+        np.empty((d, PITCH)),  # Zt
+        np.empty((d, PITCH)),  # Vt (log-density), weighted z (scatter)
         np.empty(BLOCK),  # y
         np.empty(BLOCK),  # maha
         np.empty(BLOCK),  # sum_k r
