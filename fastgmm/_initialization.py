@@ -19,7 +19,6 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ._config import CHUNK_SIZE
 from ._kernels import kmeans as kk
-from ._kernels._common import split_stats
 from ._stats import no_weights, stats_shift
 from ._threading import call_kernel
 
@@ -232,45 +231,54 @@ def resp_stats(ct, X, sw, blocks, center, shift=None):
 
 def label_stats(ct, X, sw, labels, K, center, shift):
     """Statistics of one-hot responsibilities (``labels``), shifted by
-    ``shift`` (K, d): each cluster's rows are gathered (a bounded block at a
-    time) and passed to the kernel as one component, K times less work than
-    ``resp_stats`` on one-hot blocks."""
+    ``shift`` (K, d): the rows are gathered in label order (a bounded block
+    at a time) and each cluster's rows go to the kernel as one component, K
+    times less work than ``resp_stats`` on one-hot blocks."""
     n, d = X.shape
     order = np.argsort(labels, kind="stable")
     ends = np.cumsum(np.bincount(labels, minlength=K))
+    starts = ends - np.bincount(labels, minlength=K)
     rows = max(2 * CHUNK_SIZE, 2 * BLOCK_BYTES // (d * X.dtype.itemsize))
     one = np.ones((min(n, rows), 1), dtype=X.dtype)
     U1 = np.zeros(ct.shape(1, d))
+    const = np.zeros(1)
+    means = np.ascontiguousarray(shift, dtype=np.float64)
     nS2 = ct.kernels.S2_SIZE(1, d)
     shared = ct.kernels.S2_SIZE(2, d) == nS2  # one S2 for all components
     N = np.zeros(K)
     S1 = np.zeros((K, d))
-    S2 = np.zeros(nS2 if shared else K * nS2)
+    S2 = np.zeros((1 if shared else K, nS2))
     T = np.zeros(3)
-    for k in range(K):
-        for a in range(ends[k - 1] if k else 0, ends[k], rows):
-            idx = order[a : min(ends[k], a + rows)]
-            m = np.ascontiguousarray(shift[k : k + 1], dtype=np.float64)
+    work = ct.row_work(1, d)
+    weighted = sw.shape[0] != 0
+    for p0 in range(0, n, rows):
+        p1 = min(n, p0 + rows)
+        piece = order[p0:p1]
+        Xs = X[piece]
+        sws = sw[piece] if weighted else sw
+        for k in range(np.searchsorted(ends, p0, side="right"), K):
+            if starts[k] >= p1:
+                break
+            a = max(starts[k], p0) - p0
+            b = min(ends[k], p1) - p0
+            if a == b:
+                continue
             part = call_kernel(
                 ct.kernels.stats,
-                X[idx],
-                sw[idx] if sw.shape[0] else sw,
-                one[: idx.shape[0]],
-                m,
+                Xs[a:b],
+                sws[a:b] if weighted else sw,
+                one[: b - a],
+                means[k : k + 1],
                 U1,
-                np.zeros(1),
+                const,
                 center,
-                work=idx.shape[0] * ct.row_work(1, d),
+                work=(b - a) * work,
             )
-            pN, pS1, pS2, pT = split_stats(part, 1, d)
-            N[k] += pN[0]
-            S1[k] += pS1[0]
-            if shared:
-                S2 += pS2
-            else:
-                S2[k * nS2 : (k + 1) * nS2] += pS2
-            T += pT
-    return np.concatenate([N, S1.ravel(), S2, T])
+            N[k] += part[0]
+            S1[k] += part[1 : 1 + d]
+            S2[0 if shared else k] += part[1 + d : -3]
+            T += part[-3:]
+    return np.concatenate([N, S1.ravel(), S2.ravel(), T])
 
 
 def uncentred_gram(ct_tied, X, sw, center):

@@ -60,3 +60,30 @@ def test_empty_cluster_relocation_matches_sklearn():
             warnings.simplefilter("ignore")
             got, _ = kmeans_labels(X, 9, np.random.RandomState(seed))
         np.testing.assert_array_equal(got, _sk_labels(X, 9, seed))
+
+
+@pytest.mark.parametrize("small_pieces", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_label_stats_equal_one_hot_resp_stats(monkeypatch, dtype, small_pieces):
+    """The k-means init's per-cluster statistics equal the statistics of the
+    one-hot responsibilities, for every type, weighted or not, also when a
+    cluster's rows span several gathered pieces."""
+    from fastgmm import _initialization as init
+    from fastgmm._covariance import COVARIANCE_TYPES
+    from fastgmm._stats import stats_shift
+
+    if small_pieces:
+        monkeypatch.setattr(init, "BLOCK_BYTES", 1)  # pieces of 2 * CHUNK_SIZE rows
+    rng = np.random.default_rng(3)
+    n, d, K = 20000, 3, 6
+    X = (rng.normal(size=(n, d)) * 3 + 10).astype(dtype)
+    labels = rng.integers(0, K, n).astype(np.int32)
+    labels[labels == 4] = 2  # an empty cluster
+    center = np.ascontiguousarray(X.mean(0), dtype=np.float64)
+    centers = rng.normal(size=(K, d)) + 10
+    for sw in (np.empty(0), rng.uniform(0, 2, n)):
+        for ct in COVARIANCE_TYPES.values():
+            shift = stats_shift(ct, center, centers)
+            want = init.resp_stats(ct, X, sw, init._one_hot_blocks(labels, K, X.dtype), center, shift)
+            got = init.label_stats(ct, X, sw, labels, K, center, shift)
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())

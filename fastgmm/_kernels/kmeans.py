@@ -15,7 +15,7 @@ when used).
 import numpy as np
 from numba import prange
 
-from .._config import jit, pjit
+from .._config import jit, jit_reduce, pjit
 from ._common import BLOCK, PITCH, add_into, chunk_group, chunk_rows, n_chunks, row_weight
 
 
@@ -66,17 +66,36 @@ def _block(X, xmean, pre, i0, nb, Xt):
 @jit
 def _block_sqdist(Xt, nb, c, single, out):
     """out[:nb] = |Xt[:, b] - c|^2: the same operations, in the same order,
-    as :func:`_sqdist`, with rows innermost so that the loops vectorise."""
+    as :func:`_sqdist`, with rows innermost so that the loops vectorise
+    (four features per sweep: a quarter of the loads and stores of out)."""
     d = Xt.shape[0]
     o = out[:nb]
     for b in range(nb):
         o[b] = 0.0
-    for j in range(d):
+    j = 0
+    while j + 4 <= d:
+        c0 = c[j]
+        c1 = c[j + 1]
+        c2 = c[j + 2]
+        c3 = c[j + 3]
+        x0 = Xt[j, :nb]
+        x1 = Xt[j + 1, :nb]
+        x2 = Xt[j + 2, :nb]
+        x3 = Xt[j + 3, :nb]
+        for b in range(nb):
+            t0 = x0[b] - c0
+            t1 = x1[b] - c1
+            t2 = x2[b] - c2
+            t3 = x3[b] - c3
+            o[b] = o[b] + t0 * t0 + t1 * t1 + t2 * t2 + t3 * t3
+        j += 4
+    while j < d:
         cj = c[j]
         xt = Xt[j, :nb]
         for b in range(nb):
             t = xt[b] - cj
             o[b] += t * t
+        j += 1
     if single:
         for b in range(nb):
             o[b] = np.float64(np.float32(o[b]))
@@ -117,6 +136,22 @@ def min_sqdist(X, xmean, pre, c, closest, first, single):
                     closest[i0 + b] = v[b]
 
 
+@jit_reduce
+def _weighted_min_sum(sw, i0, nb, v, closest):
+    """sum_b w_b min(closest[i0 + b], v[b]) (vectorised; sklearn sums these
+    with a BLAS product, in no particular order either)."""
+    s = 0.0
+    c = closest[i0 : i0 + nb]
+    if sw.shape[0] == 0:
+        for b in range(nb):
+            s += min(np.float64(c[b]), v[b])
+    else:
+        w = sw[i0 : i0 + nb]
+        for b in range(nb):
+            s += w[b] * min(np.float64(c[b]), v[b])
+    return s
+
+
 @pjit
 def candidate_pots(X, sw, xmean, pre, cands, closest, single):
     """pot[t] = sum_i w_i min(closest_i, |X[i] - xmean - cands[t]|^2)."""
@@ -133,13 +168,7 @@ def candidate_pots(X, sw, xmean, pre, cands, closest, single):
             Xb = _block(X, xmean, pre, i0, nb, Xt)
             for t in range(T):
                 _block_sqdist(Xb, nb, cands[t], single, v)
-                s = part[ch, t]
-                for b in range(nb):  # rows in order: the sum of the scalar loop
-                    vb = v[b]
-                    if closest[i0 + b] < vb:
-                        vb = closest[i0 + b]
-                    s += row_weight(sw, i0 + b) * vb
-                part[ch, t] = s
+                part[ch, t] += _weighted_min_sum(sw, i0, nb, v, closest)
     total = np.zeros(T)
     for ch in range(nch):
         add_into(total, part[ch])

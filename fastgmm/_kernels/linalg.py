@@ -4,10 +4,10 @@ whole E-step of a small problem."""
 
 import math
 
-from .._config import jit
+from .._config import jit, jit_reduce
 
 
-@jit
+@jit_reduce
 def inverse_cholesky_upper(C, U):
     """U[k] = inv(L_k)^T for L_k L_k^T = C[k] (so U[k] U[k]^T = inv(C[k])).
 
