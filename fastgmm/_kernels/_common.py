@@ -291,8 +291,9 @@ def shifted_moments(r, x, m, nb):
 
 
 @jit_reduce
-def scatter_upper(A, W, nb, S, base):
-    """S[base + j e + l] += sum_b W[j, b] A[l, b] for j <= l (e = rows of A).
+def scatter_upper(A, W, nb, S, base, stride):
+    """S[base + j stride + l] += sum_b W[j, b] A[l, b] for j <= l < e
+    (e = rows of A).
 
     A symmetric rank-nb update on feature-major blocks, computed as 2 x 4
     register tiles of dot products: six row loads feed eight multiply-adds.
@@ -306,8 +307,8 @@ def scatter_upper(A, W, nb, S, base):
         j1 = j + 1 if two else j
         w0 = W[j, :nb]
         w1 = W[j1, :nb]
-        r0 = base + j * e
-        r1 = base + j1 * e
+        r0 = base + j * stride
+        r1 = base + j1 * stride
         l = j
         while l + 4 <= e:
             a0 = A[l, :nb]

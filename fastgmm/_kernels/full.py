@@ -31,6 +31,7 @@ from ._common import (
     n_chunks,
     nonzero,
     scatter_upper,
+    total,
     triangular_maha,
 )
 
@@ -47,15 +48,11 @@ def _prepare(means, prec, center):
 
 @jit
 def _work(K, d, scatter):
-    e = d + 1
-    A = np.empty((e, PITCH))  # rows: x - m_k (feature-major), then ones
-    A[d, :] = 1.0
     return (
-        A,
+        np.empty((d, PITCH)),  # A: x - m_k, feature-major
         np.empty((4, PITCH)),  # Y: triangular_maha scratch
         np.empty(BLOCK),  # maha
-        np.empty((e if scatter else 0, PITCH)),  # W = r * A
-        np.zeros(K * e * e if scatter else 0),  # S: sum_b W_b A_b^T, upper
+        np.empty((d if scatter else 0, PITCH)),  # W = r * A
     )
 
 
@@ -79,8 +76,8 @@ def _logprob_2d(x0, x1, nb, means, prec, const, lp):
 
 
 @jit_reduce
-def _scatter_2d(x0, x1, nb, m0, m1, rk, S, base):
-    """d = 2: the six sums of the augmented scatter in one loop."""
+def _scatter_2d(x0, x1, nb, m0, m1, rk, out, K, k):
+    """d = 2: the six sums of one component in one loop, into ``out``."""
     n = s0 = s1 = s00 = s01 = s11 = 0.0
     for b in range(nb):
         r = rk[b]
@@ -94,13 +91,13 @@ def _scatter_2d(x0, x1, nb, m0, m1, rk, S, base):
         s00 += w0 * z0
         s01 += w0 * z1
         s11 += w1 * z1
-    # augmented layout (e = 3): [S2 | S1; . | N], upper triangle
-    S[base + 0] += s00
-    S[base + 1] += s01
-    S[base + 2] += s0
-    S[base + 4] += s11
-    S[base + 5] += s1
-    S[base + 8] += n
+    out[k] += n
+    out[K + 2 * k] += s0
+    out[K + 2 * k + 1] += s1
+    base = 3 * K + 4 * k
+    out[base] += s00
+    out[base + 1] += s01
+    out[base + 3] += s11
 
 
 @jit
@@ -121,39 +118,37 @@ def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
 
 
 @jit
-def _block_scatter(X, Xt, i0, nb, means, center, r, work):
-    """S_k += sum_b r_kb a_b a_b^T with a_b = [x_b - m_k, 1]: one symmetric
-    update gives S2 (the d x d block), S1 (last column) and N (corner)."""
+def _block_scatter(X, Xt, i0, nb, means, center, r, work, out):
+    """Adds the block's N_k, S1_k and upper S2_k to ``out`` (the chunk's
+    statistics vector): S2_k += sum_b r_kb z_b z_b^T, z_b = x_b - m_k."""
     K, d = means.shape
-    A, W, S = work[0], work[3], work[4]
-    e = d + 1
+    A, W = work[0], work[3]
     for k in range(K):
         rk = r[k, :nb]
         if not nonzero(rk):
             continue
         if d == 2:
-            _scatter_2d(Xt[0], Xt[1], nb, means[k, 0], means[k, 1], rk, S, k * e * e)
+            _scatter_2d(Xt[0], Xt[1], nb, means[k, 0], means[k, 1], rk, out, K, k)
             continue
         block_diff_t(Xt, nb, means[k], A)
-        for j in range(e):
+        out[k] += total(rk, nb)
+        for j in range(d):
             aj = A[j, :nb]
             wj = W[j, :nb]
             for b in range(nb):
                 wj[b] = rk[b] * aj[b]
-        scatter_upper(A, W, nb, S, k * e * e)
+            out[K + k * d + j] += total(wj, nb)
+        scatter_upper(A, W, nb, out, K + K * d + k * d * d, d)
 
 
 @jit
 def _finish(K, d, work, out):
-    S = work[4]
-    e = d + 1
+    """Zeros the entries below the diagonals that the scatter's tiles wrote."""
     for k in range(K):
-        base = k * e * e
-        out[k] = S[base + d * e + d]
-        for j in range(d):
-            out[K + k * d + j] = S[base + j * e + d]
-            for l in range(d):
-                out[K + K * d + (k * d + j) * d + l] = S[base + j * e + l] if l >= j else 0.0
+        base = K + K * d + k * d * d
+        for j in range(1, d):
+            for l in range(j):
+                out[base + j * d + l] = 0.0
 
 
 # --- drivers: the same text in every covariance module. Numba binds the block
@@ -167,6 +162,8 @@ def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     work = _work(K, d, True)
     T = np.zeros(3)
     given = R.shape[0] != 0
+    for j in range(out.shape[0]):
+        out[j] = 0.0
     for i0 in range(lo, hi, BLOCK):
         nb = min(BLOCK, hi - i0)
         load_block(X, i0, nb, Xt)
@@ -176,7 +173,7 @@ def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
             _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp)
             block_resp(lp, nb, sw, i0, r, mx, ssum, bits, lse)
             block_T(T, sw, i0, nb, lse)
-        _block_scatter(X, Xt, i0, nb, means, center, r, work)
+        _block_scatter(X, Xt, i0, nb, means, center, r, work, out)
     _finish(K, d, work, out)
     n = out.shape[0]
     out[n - 3] = T[0]

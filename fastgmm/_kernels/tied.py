@@ -118,7 +118,7 @@ def _block_scatter(X, Xt, i0, nb, means, center, r, work):
         zt = Zt[j, :nb]
         for b in range(nb):
             wt[b] = rs[b] * zt[b]
-    scatter_upper(Zt, Wt, nb, S2, 0)
+    scatter_upper(Zt, Wt, nb, S2, 0, d)
 
 
 @jit
