@@ -246,13 +246,18 @@ class BaseMixture(DensityMixin, BaseEstimator):
         return validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES, order="C")
 
     def _score_rows(self, X, want_resp, want_labels):
-        """One parallel pass: (log-likelihood, responsibilities, labels)."""
+        """One parallel pass: (log-likelihood, responsibilities, labels).
+
+        Only what is asked for is allocated: the log-likelihoods when
+        neither responsibilities nor labels are wanted (``score_samples``).
+        """
         ct = self._covariance()
         means, U, const, center = kernel_args(ct, self._current_params())
         n = X.shape[0]
         K = means.shape[0]
         out_dtype = np.result_type(X.dtype, self.means_.dtype)
-        lpn = np.empty(n, dtype=out_dtype)
+        want_lpn = not (want_resp or want_labels)
+        lpn = np.empty(n if want_lpn else 0, dtype=out_dtype)
         resp = np.empty((n if want_resp else 0, K if want_resp else 0), dtype=out_dtype)
         labels = np.empty(n if want_labels else 0, dtype=np.int64)
         work = n * ct.row_work(K, X.shape[1]) // 2

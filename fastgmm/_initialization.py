@@ -86,13 +86,14 @@ def kmeans_plusplus(X, K, rs, sw=None, xmean=None, pre=None):
     return indices, centers
 
 
-#: Data up to this size (float64 bytes) are transposed into feature-major
-#: blocks once per k-means instead of once per pass
-CENTRED_BLOCKS_BYTES = 32 * 2**20
+#: float64 data up to this size are transposed into feature-major blocks
+#: once per k-means instead of once per pass (float32 data never are: no
+#: float64 copy of float32 X is made)
+CENTRED_BLOCKS_BYTES = 16 * 2**20
 
 
 def _centred_blocks(X, xmean):
-    if X.size * 8 > CENTRED_BLOCKS_BYTES:
+    if X.dtype != np.float64 or X.nbytes > CENTRED_BLOCKS_BYTES:
         return kk.no_blocks()
     return kk.centred_blocks(X, xmean)
 
@@ -238,7 +239,7 @@ def label_stats(ct, X, sw, labels, K, center, shift):
     order = np.argsort(labels, kind="stable")
     ends = np.cumsum(np.bincount(labels, minlength=K))
     starts = ends - np.bincount(labels, minlength=K)
-    rows = max(2 * CHUNK_SIZE, 2 * BLOCK_BYTES // (d * X.dtype.itemsize))
+    rows = max(2 * CHUNK_SIZE, BLOCK_BYTES // (2 * d * X.dtype.itemsize))
     one = np.ones((min(n, rows), 1), dtype=X.dtype)
     U1 = np.zeros(ct.shape(1, d))
     const = np.zeros(1)

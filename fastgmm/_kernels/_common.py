@@ -225,15 +225,17 @@ def block_T(T, sw, i0, nb, lse):
 
 @jit
 def block_outputs(lp, r, i0, nb, lse, lpn, resp, labels):
-    """Write a block of ``score_rows``' outputs (resp and labels optional).
+    """Write a block of ``score_rows``' outputs (each optional: an empty
+    array is not written).
 
     A row whose every log-density underflowed to -inf (a point absurdly far
     from every component) keeps its -inf log-likelihood and gets uniform
     probabilities: no component can be preferred, and rows always sum to 1.
     """
     K = lp.shape[0]
-    for b in range(nb):
-        lpn[i0 + b] = lse[b]
+    if lpn.shape[0] != 0:
+        for b in range(nb):
+            lpn[i0 + b] = lse[b]
     if resp.shape[0] != 0:
         for b in range(nb):
             if lse[b] == -np.inf:
