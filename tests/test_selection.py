@@ -222,11 +222,11 @@ def test_threads_plan(monkeypatch):
     small = np.zeros((200, 2))
     assert plan(small, range(1, 21), ["full"], None) == (1, 1)  # mostly Python: 1 at a time
     assert plan(small, range(1, 21), ["full"], 3) == (3, 1)
-    digits = np.zeros((1797, 41))
-    assert plan(digits, range(50, 201, 10), ["full"], None) == (8, 1)
-    assert plan(digits, [50, 60], ["full"], None) == (2, 1)  # no more than the Ks
-    three_chunks = np.zeros((3 * 4096, 41))
-    assert plan(three_chunks, range(50, 201, 10), ["full"], None) == (2, 3)
+    digits = np.zeros((1797, 41))  # 8 chunks (small data: about 16 chunks of whole blocks)
+    assert plan(digits, range(50, 201, 10), ["full"], None) == (1, 8)
+    two_chunks = np.zeros((300, 41))
+    assert plan(two_chunks, range(50, 201, 10), ["full"], None) == (4, 2)
+    assert plan(two_chunks, [50, 60], ["full"], None) == (2, 2)  # no more than the Ks
     big = np.zeros((100 * 4096, 3))
     assert plan(big, range(1, 21), ["full"], None) == (1, 8)
 
