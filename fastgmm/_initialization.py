@@ -232,14 +232,11 @@ def resp_stats(ct, X, sw, blocks, center, shift=None):
 
 def label_stats(ct, X, sw, labels, K, center, shift):
     """Statistics of one-hot responsibilities (``labels``), shifted by
-    ``shift`` (K, d): the rows are gathered in label order (a bounded block
-    at a time) and each cluster's rows go to the kernel as one component, K
-    times less work than ``resp_stats`` on one-hot blocks."""
+    ``shift`` (K, d): each bounded block of rows is gathered in label order
+    and each cluster's rows go to the kernel as one component, K times less
+    work than ``resp_stats`` on one-hot blocks, in O(block) memory."""
     n, d = X.shape
-    order = np.argsort(labels, kind="stable")
-    ends = np.cumsum(np.bincount(labels, minlength=K))
-    starts = ends - np.bincount(labels, minlength=K)
-    rows = max(2 * CHUNK_SIZE, BLOCK_BYTES // (2 * d * X.dtype.itemsize))
+    rows = max(8 * CHUNK_SIZE, BLOCK_BYTES // (2 * d * X.dtype.itemsize))
     one = np.ones((min(n, rows), 1), dtype=X.dtype)
     U1 = np.zeros(ct.shape(1, d))
     const = np.zeros(1)
@@ -254,16 +251,13 @@ def label_stats(ct, X, sw, labels, K, center, shift):
     weighted = sw.shape[0] != 0
     for p0 in range(0, n, rows):
         p1 = min(n, p0 + rows)
-        piece = order[p0:p1]
-        Xs = X[piece]
-        sws = sw[piece] if weighted else sw
-        for k in range(np.searchsorted(ends, p0, side="right"), K):
-            if starts[k] >= p1:
-                break
-            a = max(starts[k], p0) - p0
-            b = min(ends[k], p1) - p0
-            if a == b:
-                continue
+        order = p0 + np.argsort(labels[p0:p1], kind="stable")
+        ends = np.cumsum(np.bincount(labels[p0:p1], minlength=K))
+        Xs = X[order]
+        sws = sw[order] if weighted else sw
+        for k in np.flatnonzero(np.diff(ends, prepend=0)):
+            a = ends[k - 1] if k else 0
+            b = ends[k]
             part = call_kernel(
                 ct.kernels.stats,
                 Xs[a:b],

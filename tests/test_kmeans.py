@@ -66,16 +66,16 @@ def test_empty_cluster_relocation_matches_sklearn():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_label_stats_equal_one_hot_resp_stats(monkeypatch, dtype, small_pieces):
     """The k-means init's per-cluster statistics equal the statistics of the
-    one-hot responsibilities, for every type, weighted or not, also when a
-    cluster's rows span several gathered pieces."""
+    one-hot responsibilities, for every type, weighted or not, also when the
+    rows are gathered in several pieces."""
     from fastgmm import _initialization as init
     from fastgmm._covariance import COVARIANCE_TYPES
     from fastgmm._stats import stats_shift
 
     if small_pieces:
-        monkeypatch.setattr(init, "BLOCK_BYTES", 1)  # pieces of 2 * CHUNK_SIZE rows
+        monkeypatch.setattr(init, "BLOCK_BYTES", 1)  # pieces of 8 * CHUNK_SIZE rows
     rng = np.random.default_rng(3)
-    n, d, K = 20000, 3, 6
+    n, d, K = 80000, 3, 6
     X = (rng.normal(size=(n, d)) * 3 + 10).astype(dtype)
     labels = rng.integers(0, K, n).astype(np.int32)
     labels[labels == 4] = 2  # an empty cluster
