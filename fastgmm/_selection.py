@@ -14,9 +14,9 @@ faster:
   RandomState's state, which it also restores, so the draws are unchanged);
 - a fit runs on at most one Numba thread per chunk of rows (chunks of
   ``CHUNK_SIZE`` rows, fewer for small data; data of one chunk run the
-  kernels' serial twins): threads beyond that have no rows to work on. When the fits are large enough, the
-  threads left over fit other numbers of components at once (a thread pool;
-  the kernels release the GIL). Results do not depend on the thread count
+  kernels' serial twins): threads beyond that have no rows to work on.
+  When the fits are large enough, the threads left over fit other numbers
+  of components at once (a thread pool; the kernels release the GIL). Results do not depend on the thread count
   (chunks depend on the number of rows only, summed in order);
 - the kernels of the grid's covariance types are compiled (or loaded from
   the disk cache) before the first timed fit, so ``seconds`` measures fitting.
@@ -27,7 +27,6 @@ import math
 import numbers
 import sys
 import time
-import warnings
 
 import numpy as np
 from sklearn import config_context
@@ -39,7 +38,7 @@ from ._config import CHUNK_SIZE, n_chunks
 from ._covariance import COVARIANCE_TYPES
 from ._gaussian_mixture import GaussianMixture
 from ._initialization import kmeans_labels, warn_if_few_clusters
-from ._threading import parallel_always
+from ._warmup import warm_fit
 
 __all__ = ["select_model", "SelectionResult"]
 
@@ -315,11 +314,7 @@ def _warm(dtype, covariance_types, n_samples):
             continue
         Xw = rng.normal(size=(rows, 2)).astype(dtype)
         for ct in todo:
-            gm = GaussianMixture(2, covariance_type=ct, max_iter=2, tol=0, random_state=0)
-            with warnings.catch_warnings(), parallel_always():
-                warnings.simplefilter("ignore")
-                gm.fit(Xw)
-                gm.score_samples(Xw)
+            warm_fit(ct, Xw)
             _WARM.add((np.dtype(dtype).name, ct, rows > CHUNK_SIZE))
 
 
@@ -341,8 +336,9 @@ def _work_per_iteration(n_samples, n_features, ks, cts):
 def _plan_threads(X, ks, cts, n_jobs):
     """(fits at once, Numba threads per fit).
 
-    Kernels split X into chunks (``n_chunks``), summed in order, so results do not depend on the thread count. A fit cannot use
-    more threads than X has chunks (extra threads only add a barrier to
+    Kernels split X into chunks (``n_chunks``), summed in order, so results
+    do not depend on the thread count. A fit cannot use more threads than X
+    has chunks (extra threads only add a barrier to
     every kernel call); the Numba threads left over can fit other numbers of
     components at once, which ``n_jobs=None`` does when the kernels' work
     outweighs the Python part of a fit.

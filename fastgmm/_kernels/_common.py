@@ -15,7 +15,7 @@ from .._config import BLOCK, PARTIALS_BYTES, jit, jit_fma, jit_reduce
 
 #: row stride of (rows, BLOCK) scratch: a 2 KiB stride would put every row
 #: of a feature-major block in the same two L1 cache sets; 64 more bytes
-#: spread them over all sets (min_sqdist at d=41: 198 -> see issue note)
+#: spread them over all sets (k-means min_sqdist, 1797 x 41: 198 -> 45 us)
 PITCH = BLOCK + 8
 
 _LOG2E = 1.4426950408889634

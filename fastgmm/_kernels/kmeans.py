@@ -41,11 +41,12 @@ def centred_blocks(X, xmean):
     """``pre`` for the kernels: block b holds (X[b*BLOCK:(b+1)*BLOCK] - xmean).T,
     the difference taken in X's dtype as :func:`_load_centred` does."""
     n, d = X.shape
-    nblk = -(-n // BLOCK)
-    pre = np.zeros((nblk, d, PITCH))
-    rows = np.zeros((nblk * BLOCK, d))
-    rows[:n] = X - xmean
-    pre[:, :, :BLOCK] = rows.reshape(nblk, BLOCK, d).transpose(0, 2, 1)
+    full, rest = divmod(n, BLOCK)
+    pre = np.zeros((full + (rest > 0), d, PITCH))
+    head = X[: full * BLOCK] - xmean
+    pre[:full, :, :BLOCK] = head.reshape(full, BLOCK, d).transpose(0, 2, 1)
+    if rest:
+        pre[full, :, :rest] = (X[full * BLOCK :] - xmean).T
     return pre
 
 
