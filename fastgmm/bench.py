@@ -179,9 +179,18 @@ def _time_fit(cls, X, params, max_iter):
         return time.perf_counter() - t0
 
 
+#: Seconds to wait before a timing so that thread pools left spinning by the
+#: previous measurement go to sleep: OpenBLAS workers busy-wait for about
+#: 0.1 s after each threaded call, and on a 2-core machine they take a core
+#: from the next library's threads (fastgmm's small-2d right after the matmul
+#: rate: 1.5 ms per iteration instead of 0.75).
+SETTLE_SECONDS = 0.5
+
+
 def _difference(time_run, base, extra, repeat):
     """(min t(base + extra) - min t(base)) / extra: fixed costs cancel, and
     each minimum is taken separately, which is robust to noise."""
+    time.sleep(SETTLE_SECONDS)
     t_long = min(time_run(base + extra) for _ in range(repeat))
     t_short = min(time_run(base) for _ in range(repeat))
     return (t_long - t_short) / extra

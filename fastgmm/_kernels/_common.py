@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import _config
 from .._config import BLOCK, PARTIALS_BYTES, jit, jit_fma, jit_reduce
+from ._bits import as_float, as_int
 
 #: row stride of (rows, BLOCK) scratch: a 2 KiB stride would put every row
 #: of a feature-major block in the same two L1 cache sets; 64 more bytes
@@ -83,54 +84,77 @@ def split_stats(total, K, d):
 
 @jit
 def load_block(X, i0, nb, Xt):
-    """Xt[:, :nb] = X[i0:i0+nb].T in float64 (a feature-major block)."""
+    """Xt[:, :nb] = X[i0:i0+nb].T in float64 (a feature-major block).
+
+    Few features: one strided column at a time, which vectorises (d = 2,
+    100k rows: 0.17 -> 0.07 ms); more: row by row, contiguous reads.
+    """
     d = X.shape[1]
+    if d == 2:
+        x0 = Xt[0, :nb]
+        x1 = Xt[1, :nb]
+        for b in range(nb):
+            x0[b] = X[i0 + b, 0]
+            x1[b] = X[i0 + b, 1]
+        return
+    if d <= 4:
+        for j in range(d):
+            xj = Xt[j, :nb]
+            for b in range(nb):
+                xj[b] = X[i0 + b, j]
+        return
     for b in range(nb):
         for j in range(d):
             Xt[j, b] = X[i0 + b, j]
 
 
+#: 1.5 * 2^52 + the exponent bias: t = v log2(e) + _ROUND has the integer
+#: nearest to v log2(e), plus 1023, in its low mantissa bits
+_ROUND = 6755399441055744.0 + 1023.0
+
+
 @jit_fma
-def exp_shifted(a, m, out, bits):
-    """out = exp(a - m) for a <= m, elementwise, vectorisable.
+def exp_le0(v):
+    """exp(v) for v <= 0 (NaN gives NaN), vectorisable when inlined in a loop.
 
-    ``out`` must not be ``a`` or ``m``: with a shared buffer the vectoriser's
-    runtime overlap check fails and the loop runs scalar (4x slower).
-
-    Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, a degree-13 Taylor
-    polynomial for exp(r) (Horner, fused multiply-adds), and 2^n built from
-    its exponent bits. Error <= 1 ulp on (-708, 0]; exactly 0 from -708 down.
+    Cody-Waite reduction v = n ln2 + r, |r| <= ln2/2, a degree-13 Taylor
+    polynomial for exp(r) (Horner, fused multiply-adds), times 2^n. n is
+    rounded by adding 1.5 * 2^52 (whose float keeps n + 1023 in its low
+    bits), and 2^n is those bits shifted into the exponent field: no
+    float-to-integer conversion. Error <= 1 ulp on (-708, 0]; exactly 0 from
+    -708 down.
     """
-    nb = out.shape[0]
-    for i in range(nb):
-        v = a[i] - m[i]
-        keep = v > _EXP_MIN
-        v = v if keep else _EXP_MIN
-        n = np.floor(v * _LOG2E + 0.5)
-        r = (v - n * _LN2_HI) - n * _LN2_LO
-        p = 1.0 / 6227020800.0
-        p = p * r + 1.0 / 479001600.0
-        p = p * r + 1.0 / 39916800.0
-        p = p * r + 1.0 / 3628800.0
-        p = p * r + 1.0 / 362880.0
-        p = p * r + 1.0 / 40320.0
-        p = p * r + 1.0 / 5040.0
-        p = p * r + 1.0 / 720.0
-        p = p * r + 1.0 / 120.0
-        p = p * r + 1.0 / 24.0
-        p = p * r + 1.0 / 6.0
-        p = p * r + 0.5
-        p = p * r + 1.0
-        p = p * r + 1.0
-        out[i] = p
-        bits[i] = ((np.int64(n) + 1023) << 52) if keep else 0
-    scale = bits[:nb].view(np.float64)
-    for i in range(nb):
-        out[i] = out[i] * scale[i]
+    keep = v > _EXP_MIN
+    v = v if keep else _EXP_MIN
+    t = v * _LOG2E + _ROUND
+    n = t - _ROUND
+    r = (v - n * _LN2_HI) - n * _LN2_LO
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    return p * as_float(as_int(t) << 52) if keep else 0.0
+
+
+@jit
+def exp_shifted(a, m, out):
+    """out = exp(a - m) for a <= m, elementwise (:func:`exp_le0`)."""
+    for i in range(out.shape[0]):
+        out[i] = exp_le0(a[i] - m[i])
 
 
 @jit_fma
-def log_ge1(x, out, bits, nb):
+def log_ge1(x, out, nb):
     """out[:nb] = log(x[:nb]) for finite x >= 1 (a row's sum of exp(lp - max),
     between 1 and K), elementwise and vectorisable; other values give garbage.
 
@@ -138,15 +162,10 @@ def log_ge1(x, out, bits, nb):
     t = (f - 1) / (f + 1), |t| <= 0.1716, by its series to t^23 (truncation
     < 1e-18); e ln 2 added in two parts. Error about 1 ulp.
     """
-    xb = x[:nb].view(np.int64)
     for i in range(nb):
-        v = xb[i]
-        out[i] = np.float64((v >> 52) - 1023)
-        bits[i] = (v & 0xFFFFFFFFFFFFF) | 0x3FF0000000000000
-    f = bits[:nb].view(np.float64)
-    for i in range(nb):
-        m = f[i]
-        e = out[i]
+        v = as_int(x[i])
+        e = np.float64((v >> 52) - 1023)
+        m = as_float((v & 0xFFFFFFFFFFFFF) | 0x3FF0000000000000)
         big = m > 1.4142135623730951
         m = m * 0.5 if big else m
         e = e + 1.0 if big else e
@@ -167,7 +186,7 @@ def log_ge1(x, out, bits, nb):
 
 
 @jit
-def block_resp(lp, nb, sw, i0, r, mx, ssum, bits, lse):
+def block_resp(lp, nb, sw, i0, r, mx, ssum, lse):
     """Responsibilities of a block: r[k, b] = w_b exp(lp[k, b] - lse_b).
 
     ``lp`` is (K, BLOCK); rows are innermost in every loop. ``lse[:nb]``
@@ -189,10 +208,12 @@ def block_resp(lp, nb, sw, i0, r, mx, ssum, bits, lse):
         s[b] = 0.0
     for k in range(K):
         rk = r[k, :nb]
-        exp_shifted(lp[k, :nb], m, rk, bits)
+        lk = lp[k, :nb]
         for b in range(nb):
-            s[b] += rk[b]
-    log_ge1(s, lse, bits, nb)
+            e = exp_le0(lk[b] - m[b])
+            rk[b] = e
+            s[b] += e
+    log_ge1(s, lse, nb)
     for b in range(nb):
         finite = m[b] - m[b] == 0.0
         lse[b] = m[b] + lse[b] if finite else m[b]
@@ -219,8 +240,40 @@ def given_resp(R, sw, i0, nb, r):
 
 @jit
 def block_T(T, sw, i0, nb, lse):
+    """Adds a block's rows to T: a vectorised sum when every log-likelihood
+    is finite (the usual case), else row by row."""
+    weighted = sw.shape[0] != 0
+    total, bad = _finite_sum(sw, i0, nb, lse, weighted)
+    if bad == 0.0:
+        T[0] += total
+        T[1] += weight_sum(sw, i0, nb, weighted)
+        return
     for b in range(nb):
         accumulate_T(T, row_weight(sw, i0 + b), lse[b])
+
+
+@jit_reduce
+def _finite_sum(sw, i0, nb, lse, weighted):
+    """(sum_b w_b lse_b, number of non-finite lse_b) over a block."""
+    total = 0.0
+    bad = 0.0
+    if weighted:
+        w = sw[i0 : i0 + nb]
+        for b in range(nb):
+            total += w[b] * lse[b]
+            bad += 0.0 if lse[b] - lse[b] == 0.0 else 1.0
+    else:
+        for b in range(nb):
+            total += lse[b]
+            bad += 0.0 if lse[b] - lse[b] == 0.0 else 1.0
+    return total, bad
+
+
+@jit_reduce
+def weight_sum(sw, i0, nb, weighted):
+    if not weighted:
+        return float(nb)
+    return total(sw[i0 : i0 + nb], nb)
 
 
 @jit
@@ -487,7 +540,7 @@ def block_diff_t(Xt, nb, mean, Dt):
 
 @jit
 def block_buffers(K, d):
-    """Per-chunk scratch of the drivers: (Xt, lp, r, mx, ssum, lse, bits)."""
+    """Per-chunk scratch of the drivers: (Xt, lp, r, mx, ssum, lse)."""
     return (
         np.empty((d, PITCH)),
         np.empty((K, PITCH)),
@@ -495,5 +548,4 @@ def block_buffers(K, d):
         np.empty(BLOCK),
         np.empty(BLOCK),
         np.empty(BLOCK),
-        np.empty(BLOCK, dtype=np.int64),
     )

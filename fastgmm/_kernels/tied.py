@@ -138,7 +138,7 @@ def _finish(K, d, work, out):
 @jit
 def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     K, d = means.shape
-    Xt, lp, r, mx, ssum, lse, bits = block_buffers(K, d)
+    Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
     work = _work(K, d, True)
     T = np.zeros(3)
     given = R.shape[0] != 0
@@ -149,7 +149,7 @@ def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
             given_resp(R, sw, i0, nb, r)
         else:
             _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp)
-            block_resp(lp, nb, sw, i0, r, mx, ssum, bits, lse)
+            block_resp(lp, nb, sw, i0, r, mx, ssum, lse)
             block_T(T, sw, i0, nb, lse)
         _block_scatter(X, Xt, i0, nb, means, center, r, work)
     _finish(K, d, work, out)
@@ -183,14 +183,14 @@ def stats(X, sw, R, means, prec, const, center):
 def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
     K, d = means.shape
     lo, hi = chunk_rows(c, X.shape[0])
-    Xt, lp, r, mx, ssum, lse, bits = block_buffers(K, d)
+    Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
     no_weights = np.empty(0)
     work = _work(K, d, False)
     for i0 in range(lo, hi, BLOCK):
         nb = min(BLOCK, hi - i0)
         load_block(X, i0, nb, Xt)
         _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp)
-        block_resp(lp, nb, no_weights, i0, r, mx, ssum, bits, lse)
+        block_resp(lp, nb, no_weights, i0, r, mx, ssum, lse)
         block_outputs(lp, r, i0, nb, lse, lpn, resp, labels)
 
 
