@@ -61,6 +61,10 @@ def n_chunks(n):
     return -(-n // chunk_size(n))
 
 
+#: Parallel tasks of the full kernels' component-parallel passes (few rows,
+#: many large components): equal shares on 1, 2, 4, 8 or 16 threads.
+COMPONENT_TASKS = 16
+
 #: Estimated multiply-adds of a kernel call below which it runs serially:
 #: waking the thread pool costs a few microseconds, a busy core far more.
 PARALLEL_MIN_WORK = 2**18

@@ -17,6 +17,7 @@ from scipy import linalg
 
 from ._kernels import diag, full, spherical, tied
 from ._kernels.linalg import full_covariances, inverse_cholesky_upper
+from ._threading import call_tasks
 
 ILL_DEFINED = (
     "Fitting the mixture model failed because some components have "
@@ -63,7 +64,8 @@ def _full_prec_chol(cov, dtype):
     _check_finite_covariance(cov, dtype)
     C = np.ascontiguousarray(cov, dtype=np.float64)
     U = np.empty_like(C)
-    if inverse_cholesky_upper(C, U) >= 0:
+    K, d, _ = C.shape
+    if call_tasks(inverse_cholesky_upper, C, U, work=K * d**3 // 2) >= 0:
         raise ill_defined_error(dtype)
     return U
 

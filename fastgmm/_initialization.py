@@ -68,12 +68,19 @@ def kmeans_plusplus(X, K, rs, sw=None, xmean=None, pre=None):
     closest = np.empty(n, dtype=X.dtype)
     work = n * d * n_local_trials  # a seeding step: min_sqdist + candidate_pots
     call_kernel(kk.min_sqdist, X, xmean, pre, centers[0], closest, True, single, work=work)
+    if w is None:
+        # the whole loop in one compiled call: the K - 1 steps' draws, taken
+        # at once, are the same numbers and leave rs in the same state
+        draws = rs.uniform(size=(K - 1) * n_local_trials).reshape(K - 1, n_local_trials)
+        call_kernel(kk.plusplus_steps, X, xmean, pre, draws, single, closest, indices,
+                    centers, work=work)
+        return indices, centers
     current_pot = _pot(closest, w)
 
     candidate_ids = np.empty(n_local_trials, dtype=np.intp)
     for c in range(1, K):
         rand_vals = rs.uniform(size=n_local_trials) * current_pot
-        kk.cumsum_search(closest, no_weights() if w is None else w, rand_vals, candidate_ids)
+        kk.cumsum_search(closest, w, rand_vals, candidate_ids)
         cands = np.ascontiguousarray(X[candidate_ids] - xmean, dtype=np.float64)
         pots = call_kernel(
             kk.candidate_pots, X, w_kernel, xmean, pre, cands, closest, single, work=work
@@ -99,9 +106,7 @@ def _centred_blocks(X, xmean):
 
 
 def _pot(closest, w):
-    """sum_i w_i closest_i (sklearn: a BLAS dot in X's dtype)."""
-    if w is None:
-        return float(np.add.reduce(closest, dtype=np.float64))
+    """sum_i w_i closest_i as sklearn takes it: a BLAS dot in X's dtype."""
     return float(closest @ w)
 
 
@@ -175,14 +180,15 @@ def _relocate_empty_clusters(X, sw, xmean, centers, sums, weights, labels):
 
 
 def _average_centers(sums, weights):
-    """sklearn's ``_average_centers`` (empty clusters copy the heaviest one)."""
-    centers = sums.copy()
+    """sklearn's ``_average_centers``: centre j = sums[j] * (1 / weight_j);
+    an empty cluster copies the heaviest one as the in-place loop leaves it
+    at that point (scaled when the heaviest comes first, raw otherwise)."""
     heaviest = int(np.argmax(weights))
-    for j in range(centers.shape[0]):
-        if weights[j] > 0:
-            centers[j] *= 1.0 / weights[j]
-        else:
-            centers[j] = centers[heaviest]
+    full = weights > 0
+    centers = sums.copy()
+    centers[full] *= (1.0 / weights[full])[:, None]
+    for j in np.flatnonzero(~full):
+        centers[j] = centers[heaviest] if j > heaviest else sums[heaviest]
     return centers
 
 

@@ -65,13 +65,22 @@ def call_kernel(kernel, X, *args, work=None):
     serial twin: waking the thread pool would cost more than the work. The
     twin is the same code with the same chunks: the same results.
     """
-    global _layer
     n = X.shape[0]
     if work is None:
         work = X.size
-    if _serial_only or n_chunks(n) == 1 or work < _min_work:
+    if n_chunks(n) == 1:
         return kernel.serial(X, *args)
-    args = (X,) + args
+    return call_tasks(kernel, X, *args, work=work)
+
+
+def call_tasks(kernel, *args, work):
+    """Run a parallel kernel whose parallel loop is not over chunks of rows
+    (components, matrices), under the same rules as :func:`call_kernel`: the
+    serial twin below ``PARALLEL_MIN_WORK`` multiply-adds and in a forked
+    child."""
+    global _layer
+    if _serial_only or work < _min_work:
+        return kernel.serial(*args)
     if _layer is not None and _layer != "workqueue":
         return kernel(*args)
     with _lock:

@@ -127,3 +127,35 @@ def full_covariances(N, S1, S2, delta, nk, reg):
     C /= nk[:, None, None]
     C[:, np.arange(d), np.arange(d)] += reg
     return C
+
+
+def cumsum_search(closest, sw, values):
+    """``np.searchsorted(np.cumsum(w * closest), values)`` clipped to n - 1."""
+    c = np.cumsum(closest if sw is None else sw * closest)
+    return np.minimum(np.searchsorted(c, values), len(closest) - 1)
+
+
+def plusplus_steps(X, xmean, draws, first):
+    """Unweighted k-means++ seeds after ``first``, given each step's uniforms."""
+    Xc = (np.asarray(X) - xmean).astype(np.float64)
+    closest = sqdist_rows(X, xmean, Xc[first]).astype(X.dtype)
+    ids = [first]
+    for u in draws:
+        cand = cumsum_search(closest, None, u * np.sum(closest, dtype=np.float64))
+        dist = [np.minimum(closest, sqdist_rows(X, xmean, Xc[i]).astype(X.dtype)) for i in cand]
+        best = int(np.argmin([np.sum(v, dtype=np.float64) for v in dist]))
+        closest = dist[best]
+        ids.append(int(cand[best]))
+    return np.array(ids)
+
+
+def average_centers(sums, weights):
+    """sklearn's ``_average_centers`` loop, in place on a copy."""
+    centers = sums.copy()
+    heaviest = int(np.argmax(weights))
+    for j in range(centers.shape[0]):
+        if weights[j] > 0:
+            centers[j] *= 1.0 / weights[j]
+        else:
+            centers[j] = centers[heaviest]
+    return centers

@@ -87,6 +87,44 @@ def test_score_rows_matches_naive(rng, cov_type, dtype, d):
     np.testing.assert_array_equal(lpn2, lpn)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("given", [False, True], ids=["estep", "given-resp"])
+def test_full_by_component_matches_naive(rng, dtype, weighted, given):
+    """Few rows of many large components: the full kernels run in parallel
+    over components (``full._by_component``); same statistics and scores,
+    bitwise equal for any thread count."""
+    from fastgmm import num_threads
+    from fastgmm._kernels import full
+
+    n, K, d = 3 * 256 + 37, 18, 17
+    assert full._by_component(n, K, d)
+    weights, means, covs, U = random_params(rng, K, d, "full")
+    X = _data(rng, n, d, dtype, means)
+    sw = rng.uniform(0, 3, size=n) if weighted else None
+    ct = COVARIANCE_TYPES["full"]
+    m, Uk, const, center = kernel_args(ct, Params(weights, means, covs, U))
+    R = rng.dirichlet(np.ones(K), size=n).astype(dtype) if given else np.empty((0, 0), dtype)
+    args = (X, np.empty(0) if sw is None else sw, R, m, Uk, const, center)
+    got = ct.kernels.stats(*args)
+    want = naive.stats(X, sw, R if given else None, weights, means, U, center, "full")
+    np.testing.assert_allclose(got, want, **_tol(dtype))
+    with num_threads(1):
+        np.testing.assert_array_equal(ct.kernels.stats(*args), got)
+    np.testing.assert_array_equal(ct.kernels.stats.serial(*args), got)
+
+    lpn, resp, labels = np.empty(n), np.empty((n, K)), np.empty(n, dtype=np.int64)
+    ct.kernels.score_rows(X, m, Uk, const, center, lpn, resp, labels)
+    want_lpn, want_resp, want_labels = naive.score_rows(X, weights, means, U, "full")
+    np.testing.assert_allclose(lpn, want_lpn, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(resp, want_resp, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(labels, want_labels)
+    lpn1 = np.empty(n)
+    with num_threads(1):
+        ct.kernels.score_rows(X, m, Uk, const, center, lpn1, np.empty((0, 0)), np.empty(0, np.int64))
+    np.testing.assert_array_equal(lpn1, lpn)
+
+
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_mstep_from_stats_matches_sklearn_formulas(rng, cov_type):
     from fastgmm._stats import mstep
@@ -183,6 +221,44 @@ def test_lloyd_step_matches_naive(rng, weighted, blocks):
     dist = np.empty(n)
     kk.assigned_sqdist(X, xmean, centers, labels, dist)
     np.testing.assert_allclose(dist, ((X - xmean - centers[labels]) ** 2).sum(1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cumsum_search_matches_numpy(rng, weighted, dtype):
+    n = 1000
+    closest = rng.uniform(0, 2, size=n).astype(dtype)
+    closest[::7] = 0  # flat steps: ties resolve to the first index
+    sw = rng.uniform(0, 2, size=n).astype(dtype) if weighted else None
+    total = float(np.sum(closest if sw is None else sw * closest))
+    values = np.r_[rng.uniform(0, total, 9), 0.0, total * 2, closest[0]]
+    out = np.empty(values.size, dtype=np.intp)
+    kk.cumsum_search(closest, np.empty(0, dtype) if sw is None else sw, values, out)
+    np.testing.assert_array_equal(out, naive.cumsum_search(closest, sw, values))
+
+
+@pytest.mark.parametrize("blocks", [False, True], ids=["transposed-per-pass", "centred-blocks"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_plusplus_steps_matches_naive(rng, dtype, blocks):
+    n, d, K, trials = N_ROWS, 5, 12, 4
+    X = _data(rng, n, d, dtype, rng.normal(size=(6, d)) * 8)
+    xmean = X.mean(axis=0)
+    pre = _pre(X, xmean, blocks)
+    draws = rng.uniform(size=(K - 1, trials))
+    single = dtype == np.float32
+    results = []
+    for kernel in (kk.plusplus_steps, kk.plusplus_steps.serial):
+        closest = np.empty(n, dtype=dtype)
+        indices = np.full(K, -1, dtype=np.intp)
+        centers = np.empty((K, d))
+        indices[0] = 3
+        centers[0] = X[3] - xmean
+        kk.min_sqdist(X, xmean, pre, centers[0], closest, True, single)
+        kernel(X, xmean, pre, draws, single, closest, indices, centers)
+        results.append((indices, centers))
+    np.testing.assert_array_equal(results[0][0], naive.plusplus_steps(X, xmean, draws, 3))
+    np.testing.assert_array_equal(results[0][1], (X[results[0][0]] - xmean).astype(np.float64))
+    np.testing.assert_array_equal(results[1][0], results[0][0])
 
 
 def test_centred_blocks_layout(rng):

@@ -87,3 +87,15 @@ def test_label_stats_equal_one_hot_resp_stats(monkeypatch, dtype, small_pieces):
             want = init.resp_stats(ct, X, sw, init._one_hot_blocks(labels, K, X.dtype), center, shift)
             got = init.label_stats(ct, X, sw, labels, K, center, shift)
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+
+
+def test_average_centers_matches_sklearns_loop():
+    from fastgmm._initialization import _average_centers
+
+    from . import naive
+
+    rng = np.random.RandomState(0)
+    sums = rng.normal(size=(7, 3)) * 10
+    for weights in ([3.0, 0, 5.5, 1, 0, 2, 0], [0, 1.0, 2, 0, 0, 9, 4], [0.0] * 7, [1.0, 2, 3, 4, 5, 6, 7]):
+        weights = np.array(weights)
+        np.testing.assert_array_equal(_average_centers(sums, weights), naive.average_centers(sums, weights))

@@ -14,7 +14,7 @@ triangle only, flat (K*d*d).
 import numpy as np
 from numba import prange
 
-from .._config import jit, jit_fma, jit_reduce, pjit
+from .._config import COMPONENT_TASKS, jit, jit_fma, jit_reduce, pjit
 from ._common import (
     BLOCK,
     PITCH,
@@ -101,44 +101,54 @@ def _scatter_2d(x0, x1, nb, m0, m1, rk, out, K, k):
 
 
 @jit
+def _logprob_k(Xt, nb, means, prec, const, k, work, lp):
+    A, Y, maha = work[0], work[1], work[2]
+    mh = maha[:nb]
+    block_diff_t(Xt, nb, means[k], A)
+    triangular_maha(prec[k], A, nb, Y, mh)
+    lk = lp[k, :nb]
+    c = const[k]
+    for b in range(nb):
+        lk[b] = c - 0.5 * mh[b]
+
+
+@jit
 def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
     K, d = means.shape
     if d == 2:
         _logprob_2d(Xt[0], Xt[1], nb, means, prec, const, lp)
         return
-    A, Y, maha = work[0], work[1], work[2]
-    mh = maha[:nb]
     for k in range(K):
-        block_diff_t(Xt, nb, means[k], A)
-        triangular_maha(prec[k], A, nb, Y, mh)
-        lk = lp[k, :nb]
-        c = const[k]
+        _logprob_k(Xt, nb, means, prec, const, k, work, lp)
+
+
+@jit
+def _scatter_k(Xt, nb, means, r, k, work, out):
+    K, d = means.shape
+    A, W = work[0], work[3]
+    rk = r[k, :nb]
+    if not nonzero(rk):
+        return
+    if d == 2:
+        _scatter_2d(Xt[0], Xt[1], nb, means[k, 0], means[k, 1], rk, out, K, k)
+        return
+    block_diff_t(Xt, nb, means[k], A)
+    out[k] += total(rk, nb)
+    for j in range(d):
+        aj = A[j, :nb]
+        wj = W[j, :nb]
         for b in range(nb):
-            lk[b] = c - 0.5 * mh[b]
+            wj[b] = rk[b] * aj[b]
+        out[K + k * d + j] += total(wj, nb)
+    scatter_upper(A, W, nb, out, K + K * d + k * d * d, d)
 
 
 @jit
 def _block_scatter(X, Xt, i0, nb, means, center, r, work, out):
     """Adds the block's N_k, S1_k and upper S2_k to ``out`` (the chunk's
     statistics vector): S2_k += sum_b r_kb z_b z_b^T, z_b = x_b - m_k."""
-    K, d = means.shape
-    A, W = work[0], work[3]
-    for k in range(K):
-        rk = r[k, :nb]
-        if not nonzero(rk):
-            continue
-        if d == 2:
-            _scatter_2d(Xt[0], Xt[1], nb, means[k, 0], means[k, 1], rk, out, K, k)
-            continue
-        block_diff_t(Xt, nb, means[k], A)
-        out[k] += total(rk, nb)
-        for j in range(d):
-            aj = A[j, :nb]
-            wj = W[j, :nb]
-            for b in range(nb):
-                wj[b] = rk[b] * aj[b]
-            out[K + k * d + j] += total(wj, nb)
-        scatter_upper(A, W, nb, out, K + K * d + k * d * d, d)
+    for k in range(means.shape[0]):
+        _scatter_k(Xt, nb, means, r, k, work, out)
 
 
 @jit
@@ -181,12 +191,73 @@ def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     out[n - 1] = T[2]
 
 
+@jit
+def _by_component(n, K, d):
+    """Few rows (at most 16 blocks) of many large components: the passes run
+    in parallel over components, block after block, instead of over chunks
+    of rows. No chunk partials of K (d^2 + d + 1) values to zero and add
+    (1,797 x 41 digits, K = 200: 2.7 MB per chunk), and no whole blocks
+    left to share unevenly between threads (7 blocks on 2 threads). The
+    choice depends on the shape only: results never depend on threads."""
+    return n <= 16 * BLOCK and K >= 16 and d >= 16
+
+
+@jit
+def _tasks(K):
+    """Contiguous ranges of components, COMPONENT_TASKS of them at most: a
+    task is one thread's share for 1, 2, 4, 8 or 16 threads, and the split
+    never changes how a component is computed."""
+    return min(K, COMPONENT_TASKS)
+
+
+@jit
+def _task_work(nt, K, d, scatter):
+    """``_work`` for each task, as (task, ...) arrays."""
+    return (
+        np.empty((nt, d, PITCH)),
+        np.empty((nt, 4, PITCH)),
+        np.empty((nt, BLOCK)),
+        np.empty((nt, d if scatter else 0, PITCH)),
+    )
+
+
+@jit
+def _task(works, t):
+    return (works[0][t], works[1][t], works[2][t], works[3][t])
+
+
 @pjit
 def stats(X, sw, R, means, prec, const, center):
     n = X.shape[0]
     K, d = means.shape
     width = K + K * d + S2_SIZE(K, d) + 3
     aux = _prepare(means, prec, center)
+    if _by_component(n, K, d):
+        out = np.zeros(width)
+        nt = _tasks(K)
+        works = _task_work(nt, K, d, True)
+        Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
+        T = np.zeros(3)
+        given = R.shape[0] != 0
+        for i0 in range(0, n, BLOCK):
+            nb = min(BLOCK, n - i0)
+            load_block(X, i0, nb, Xt)
+            if given:
+                given_resp(R, sw, i0, nb, r)
+            else:
+                for t in prange(nt):
+                    for k in range(t * K // nt, (t + 1) * K // nt):
+                        _logprob_k(Xt, nb, means, prec, const, k, _task(works, t), lp)
+                block_resp(lp, nb, sw, i0, r, mx, ssum, lse)
+                block_T(T, sw, i0, nb, lse)
+            for t in prange(nt):
+                for k in range(t * K // nt, (t + 1) * K // nt):
+                    _scatter_k(Xt, nb, means, r, k, _task(works, t), out)
+        _finish(K, d, _task(works, 0), out)
+        out[width - 3] = T[0]
+        out[width - 2] = T[1]
+        out[width - 1] = T[2]
+        return out
     nch = n_chunks(n)
     group = chunk_group(nch, width)
     total = np.zeros(width)
@@ -218,6 +289,22 @@ def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
 
 @pjit
 def score_rows(X, means, prec, const, center, lpn, resp, labels):
+    n = X.shape[0]
+    K, d = means.shape
     aux = _prepare(means, prec, center)
-    for c in prange(n_chunks(X.shape[0])):
+    if _by_component(n, K, d):
+        nt = _tasks(K)
+        works = _task_work(nt, K, d, False)
+        Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
+        no_weights = np.empty(0)
+        for i0 in range(0, n, BLOCK):
+            nb = min(BLOCK, n - i0)
+            load_block(X, i0, nb, Xt)
+            for t in prange(nt):
+                for k in range(t * K // nt, (t + 1) * K // nt):
+                    _logprob_k(Xt, nb, means, prec, const, k, _task(works, t), lp)
+            block_resp(lp, nb, no_weights, i0, r, mx, ssum, lse)
+            block_outputs(lp, r, i0, nb, lse, lpn, resp, labels)
+        return
+    for c in prange(n_chunks(n)):
         _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels)

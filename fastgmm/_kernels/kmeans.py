@@ -120,21 +120,26 @@ def centered_sq_sums(X, mean):
     return total
 
 
+@jit
+def _min_chunk(X, xmean, pre, c, closest, first, single, ch):
+    n, d = X.shape
+    lo, hi = chunk_rows(ch, n)
+    Xt = np.empty((d, PITCH))
+    v = np.empty(BLOCK)
+    for i0 in range(lo, hi, BLOCK):
+        nb = min(BLOCK, hi - i0)
+        Xb = _block(X, xmean, pre, i0, nb, Xt)
+        _block_sqdist(Xb, nb, c, single, v)
+        for b in range(nb):
+            if first or v[b] < closest[i0 + b]:
+                closest[i0 + b] = v[b]
+
+
 @pjit
 def min_sqdist(X, xmean, pre, c, closest, first, single):
     """closest[i] = min(closest[i], |X[i] - xmean - c|^2) (or = when first)."""
-    n, d = X.shape
-    for ch in prange(n_chunks(n)):
-        lo, hi = chunk_rows(ch, n)
-        Xt = np.empty((d, PITCH))
-        v = np.empty(BLOCK)
-        for i0 in range(lo, hi, BLOCK):
-            nb = min(BLOCK, hi - i0)
-            Xb = _block(X, xmean, pre, i0, nb, Xt)
-            _block_sqdist(Xb, nb, c, single, v)
-            for b in range(nb):
-                if first or v[b] < closest[i0 + b]:
-                    closest[i0 + b] = v[b]
+    for ch in prange(n_chunks(X.shape[0])):
+        _min_chunk(X, xmean, pre, c, closest, first, single, ch)
 
 
 @jit_reduce
@@ -153,27 +158,83 @@ def _weighted_min_sum(sw, i0, nb, v, closest):
     return s
 
 
+@jit
+def _pots_chunk(X, sw, xmean, pre, cands, closest, single, ch, part):
+    """part[t] = this chunk's sum_i w_i min(closest_i, |X[i] - xmean - cands[t]|^2)."""
+    n, d = X.shape
+    lo, hi = chunk_rows(ch, n)
+    Xt = np.empty((d, PITCH))
+    v = np.empty(BLOCK)
+    for t in range(cands.shape[0]):
+        part[t] = 0.0
+    for i0 in range(lo, hi, BLOCK):
+        nb = min(BLOCK, hi - i0)
+        Xb = _block(X, xmean, pre, i0, nb, Xt)
+        for t in range(cands.shape[0]):
+            _block_sqdist(Xb, nb, cands[t], single, v)
+            part[t] += _weighted_min_sum(sw, i0, nb, v, closest)
+
+
 @pjit
 def candidate_pots(X, sw, xmean, pre, cands, closest, single):
     """pot[t] = sum_i w_i min(closest_i, |X[i] - xmean - cands[t]|^2)."""
-    n, d = X.shape
-    T = cands.shape[0]
-    nch = n_chunks(n)
-    part = np.zeros((nch, T))
+    nch = n_chunks(X.shape[0])
+    part = np.empty((nch, cands.shape[0]))
     for ch in prange(nch):
-        lo, hi = chunk_rows(ch, n)
-        Xt = np.empty((d, PITCH))
-        v = np.empty(BLOCK)
-        for i0 in range(lo, hi, BLOCK):
-            nb = min(BLOCK, hi - i0)
-            Xb = _block(X, xmean, pre, i0, nb, Xt)
-            for t in range(T):
-                _block_sqdist(Xb, nb, cands[t], single, v)
-                part[ch, t] += _weighted_min_sum(sw, i0, nb, v, closest)
-    total = np.zeros(T)
+        _pots_chunk(X, sw, xmean, pre, cands, closest, single, ch, part[ch])
+    total = np.zeros(cands.shape[0])
     for ch in range(nch):
         add_into(total, part[ch])
     return total
+
+
+@jit_reduce
+def closest_pot(closest):
+    """sum_i closest_i in float64 (unweighted k-means++'s potential)."""
+    s = 0.0
+    for i in range(closest.shape[0]):
+        s += np.float64(closest[i])
+    return s
+
+
+@pjit
+def plusplus_steps(X, xmean, pre, draws, single, closest, indices, centers):
+    """Seeds 1..K-1 of unweighted k-means++, each step as in
+    ``_initialization.kmeans_plusplus``'s loop (sampling by the cumulative
+    sum, candidate potentials, the best candidate's distances), in one call.
+    ``draws`` (K-1, trials) are the uniforms the loop would draw step by
+    step; ``closest``, ``indices[0]`` and ``centers[0]`` hold the first seed."""
+    n, d = X.shape
+    K = centers.shape[0]
+    trials = draws.shape[1]
+    nch = n_chunks(n)
+    part = np.empty((nch, trials))
+    pots = np.empty(trials)
+    vals = np.empty(trials)
+    ids = np.empty(trials, dtype=np.int64)
+    cands = np.empty((trials, d))
+    no_w = np.empty(0)
+    pot = closest_pot(closest)
+    for c in range(1, K):
+        for t in range(trials):
+            vals[t] = draws[c - 1, t] * pot
+        cumsum_search(closest, no_w, vals, ids)
+        for t in range(trials):
+            for j in range(d):
+                cands[t, j] = np.float64(X[ids[t], j] - xmean[j])
+        for ch in prange(nch):
+            _pots_chunk(X, no_w, xmean, pre, cands, closest, single, ch, part[ch])
+        for t in range(trials):
+            pots[t] = 0.0
+        for ch in range(nch):
+            add_into(pots, part[ch])
+        best = np.argmin(pots)
+        for ch in prange(nch):
+            _min_chunk(X, xmean, pre, cands[best], closest, False, single, ch)
+        pot = closest_pot(closest)
+        indices[c] = ids[best]
+        for j in range(d):
+            centers[c, j] = cands[best, j]
 
 
 @jit
@@ -261,21 +322,25 @@ def uniform_choice(n, p, u):
 def cumsum_search(closest, sw, values, out):
     """``np.searchsorted(np.cumsum(w * closest), values)`` (side='left'),
     clipped to n - 1, without the n-vectors: the cumulative sum runs in
-    ``closest``'s dtype, sequentially, as numpy's. ``sw`` empty means w = 1."""
+    ``closest``'s dtype, sequentially, as numpy's. ``sw`` empty means w = 1.
+    The sum never decreases (w, closest >= 0), so the values are found in
+    increasing order in one pass that stops at the last of them."""
     n = closest.shape[0]
     T = values.shape[0]
-    for t in range(T):
-        out[t] = n  # past the end unless found
+    order = np.argsort(values)
+    j = 0
     acc = closest[0] * 0
     for i in range(n):
+        if j == T:
+            break
         if sw.shape[0] == 0:
             acc += closest[i]
         else:
             acc += sw[i] * closest[i]
         a = np.float64(acc)
-        for t in range(T):
-            if out[t] == n and a >= values[t]:
-                out[t] = i
-    for t in range(T):
-        if out[t] > n - 1:
-            out[t] = n - 1
+        while j < T and a >= values[order[j]]:
+            out[order[j]] = i
+            j += 1
+    while j < T:  # beyond the total: clipped to the last row
+        out[order[j]] = n - 1
+        j += 1

@@ -4,45 +4,61 @@ whole E-step of a small problem."""
 
 import math
 
-from .._config import jit, jit_reduce
+import numpy as np
+from numba import prange
+
+from .._config import COMPONENT_TASKS, jit, jit_reduce, pjit
 
 
 @jit_reduce
+def _inverse_cholesky_one(C, U, L):
+    """U = inv(L)^T for L L^T = C (d x d; only C's lower triangle is read),
+    with ``L`` as scratch. False when C is not numerically positive definite
+    (a pivot <= 0 or NaN)."""
+    d = C.shape[0]
+    for j in range(d):
+        s = C[j, j]
+        for p in range(j):
+            s -= L[j, p] * L[j, p]
+        if not s > 0.0:
+            return False
+        ljj = math.sqrt(s)
+        L[j, j] = ljj
+        for i in range(j + 1, d):
+            t = C[i, j]
+            for p in range(j):
+                t -= L[i, p] * L[j, p]
+            L[i, j] = t / ljj
+    for c in range(d):
+        for i in range(c):
+            U[c, i] = 0.0  # U is upper: U[c, i] = inv(L)[i, c] = 0 for i < c
+        for i in range(c, d):
+            t = 1.0 if i == c else 0.0
+            for p in range(c, i):
+                t -= L[i, p] * U[c, p]
+            U[c, i] = t / L[i, i]
+    return True
+
+
+@pjit
 def inverse_cholesky_upper(C, U):
     """U[k] = inv(L_k)^T for L_k L_k^T = C[k] (so U[k] U[k]^T = inv(C[k])).
 
     ``C`` and ``U`` are (K, d, d) float64; only the lower triangle of ``C``
     is read. Cholesky by columns, then inv(L) by forward substitution on the
-    identity, as LAPACK's potrf and trtrs compute them. Returns the index of
-    the first matrix that is not numerically positive definite (a pivot
-    <= 0 or NaN), or -1.
+    identity, as LAPACK's potrf and trtrs compute them; components in
+    parallel. Returns the index of the first matrix that is not numerically
+    positive definite (a pivot <= 0 or NaN), or -1.
     """
     K, d, _ = C.shape
-    L = U[0].copy()
+    ok = np.empty(K, dtype=np.bool_)
+    for t in prange(min(K, COMPONENT_TASKS)):
+        L = np.empty((d, d))
+        for k in range(t * K // min(K, COMPONENT_TASKS), (t + 1) * K // min(K, COMPONENT_TASKS)):
+            ok[k] = _inverse_cholesky_one(C[k], U[k], L)
     for k in range(K):
-        Ck = C[k]
-        for j in range(d):
-            s = Ck[j, j]
-            for p in range(j):
-                s -= L[j, p] * L[j, p]
-            if not s > 0.0:
-                return k
-            ljj = math.sqrt(s)
-            L[j, j] = ljj
-            for i in range(j + 1, d):
-                t = Ck[i, j]
-                for p in range(j):
-                    t -= L[i, p] * L[j, p]
-                L[i, j] = t / ljj
-        Uk = U[k]
-        for c in range(d):
-            for i in range(c):
-                Uk[c, i] = 0.0  # U is upper: U[c, i] = inv(L)[i, c] = 0 for i < c
-            for i in range(c, d):
-                t = 1.0 if i == c else 0.0
-                for p in range(c, i):
-                    t -= L[i, p] * Uk[c, p]
-                Uk[c, i] = t / L[i, i]
+        if not ok[k]:
+            return k
     return -1
 
 
