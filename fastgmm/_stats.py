@@ -49,7 +49,9 @@ def kernel_args(ct, params):
         center = np.ascontiguousarray(weights @ means)
     else:
         center = means[0].copy()
-    const = np.ascontiguousarray(np.broadcast_to(const, weights.shape), dtype=np.float64)
+    # a writable copy: a read-only const would compile and load a second
+    # specialisation of every kernel (label_stats passes writable arrays)
+    const = np.array(np.broadcast_to(const, weights.shape), dtype=np.float64)
     return means, U, const, center
 
 
