@@ -262,7 +262,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
         labels = np.empty(n if want_labels else 0, dtype=np.int64)
         work = n * ct.row_work(K, X.shape[1]) // 2
         call_kernel(
-            ct.kernels.score_rows, X, means, U, const, center, lpn, resp, labels, work=work
+            ct.kernels_for(X.shape[1]).score_rows,
+            X, means, U, const, center, lpn, resp, labels, work=work,
         )
         return lpn, resp, labels
 

@@ -76,48 +76,56 @@ CACHE = _flag("FASTGMM_CACHE", True)
 FASTMATH = _flag("FASTGMM_FASTMATH", False)
 
 
-def _decorate(func, **options):
+def _decorate(func, cache=True, **options):
     options.setdefault("nogil", True)
     # IEEE division (x / 0 -> inf or nan) instead of Python's ZeroDivisionError:
     # kernels never raise, and the check would stop loops from vectorising
     options.setdefault("error_model", "numpy")
     options.setdefault("fastmath", FASTMATH)
-    if CACHE:
+    if CACHE and cache:
         try:
-            return numba.njit(cache=True, **options)(func)
+            dispatcher = numba.njit(cache=True, **options)(func)
         except RuntimeError:
             # No writable cache location (read-only install, no home dir):
             # compile in memory instead, quietly.
-            pass
-    return numba.njit(cache=False, **options)(func)
+            dispatcher = numba.njit(cache=False, **options)(func)
+    else:
+        dispatcher = numba.njit(cache=False, **options)(func)
+    dispatcher.fastgmm_options = options
+    return dispatcher
 
 
 #: LLVM fast-math flags of the row reductions (see the module docstring)
 REDUCE_FLAGS = {"reassoc", "contract"}
 
 
-def jit(func):
+def jit(func, cache=True):
     """Serial kernel helper: ``njit(nogil=True)``, cached when possible."""
-    return _decorate(func)
+    return _decorate(func, cache)
 
 
-def jit_reduce(func):
+def jit_reduce(func, cache=True):
     """Serial reduction helper: like :func:`jit` with ``REDUCE_FLAGS``."""
-    return _decorate(func, fastmath=True if FASTMATH else REDUCE_FLAGS)
+    return _decorate(func, cache, fastmath=True if FASTMATH else REDUCE_FLAGS)
 
 
-def jit_fma(func):
+def jit_fma(func, cache=True):
     """Serial helper whose multiply-adds may be fused (``contract`` only)."""
-    return _decorate(func, fastmath=True if FASTMATH else {"contract"})
+    return _decorate(func, cache, fastmath=True if FASTMATH else {"contract"})
 
 
-def _serial_twin(func):
-    """The same function under another qualified name: its compiled code gets
-    its own disk-cache entry instead of colliding with the parallel one."""
+def _renamed(func, suffix, env=None):
+    """The same function under another qualified name (and, given ``env``,
+    other globals): its compiled code gets its own disk-cache entry instead
+    of colliding with the original's."""
     twin = types.FunctionType(
-        func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__
+        func.__code__,
+        func.__globals__ if env is None else env,
+        func.__name__,
+        func.__defaults__,
+        func.__closure__,
     )
-    twin.__qualname__ = func.__qualname__ + "__serial"
+    twin.__qualname__ = func.__qualname__ + suffix
     twin.__module__ = func.__module__
     return twin
 
@@ -130,5 +138,19 @@ def pjit(func):
     used: in a child forked after a fork-unsafe threading layer started.
     """
     dispatcher = _decorate(func, parallel=True)
-    dispatcher.serial = _decorate(_serial_twin(func))
+    dispatcher.serial = _decorate(_renamed(func, "__serial"))
     return dispatcher
+
+
+def rejit(dispatcher, env, suffix):
+    """A kernel compiled as ``dispatcher`` is, with the globals ``env`` and
+    ``suffix`` added to its qualified name (a parallel driver gets its serial
+    twin too): specialised copies of a module's functions, each cached on disk
+    under its own name."""
+    func = dispatcher.py_func
+    options = dict(dispatcher.fastgmm_options)
+    clone = _decorate(_renamed(func, suffix, env), **options)
+    if hasattr(dispatcher, "serial"):
+        options.pop("parallel")
+        clone.serial = _decorate(_renamed(func, suffix + "__serial", env), **options)
+    return clone

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 from scipy import linalg
 
-from ._kernels import diag, full, spherical, tied
+from ._kernels import diag, full, full_small, spherical, tied
 from ._kernels.linalg import full_covariances, inverse_cholesky_upper
 from ._threading import call_tasks
 
@@ -235,6 +235,13 @@ class CovarianceType:
     #: sklearn allocates this type's covariances (and so precisions) in X's
     #: dtype, whatever the dtype of user-given initial parameters
     covariances_in_X_dtype: bool = False
+    #: d -> the kernels for data of d features, when they are specialised
+    kernels_by_d: Callable = None
+
+    def kernels_for(self, d):
+        """The kernel module (or namespace with the same functions) for data
+        of ``d`` features: 'full' has unrolled kernels for 3 <= d <= 16."""
+        return self.kernels if self.kernels_by_d is None else self.kernels_by_d(d)
 
 
 COVARIANCE_TYPES = {
@@ -252,6 +259,7 @@ COVARIANCE_TYPES = {
         row_work=lambda K, d: K * d * (d + 3) // 2,
         variance_range=_eigen_range,
         covariances_in_X_dtype=True,
+        kernels_by_d=full_small.kernels_for,
     ),
     "tied": CovarianceType(
         "tied",

@@ -222,7 +222,7 @@ def resp_stats(ct, X, sw, blocks, center, shift=None):
         means = np.ascontiguousarray(means, dtype=np.float64)
         dummy_U = np.zeros(ct.shape(K, X.shape[1]))
         part = call_kernel(
-            ct.kernels.stats,
+            ct.kernels_for(X.shape[1]).stats,
             X[a:b],
             sw[a:b] if sw.shape[0] else sw,
             R,
@@ -247,8 +247,8 @@ def label_stats(ct, X, sw, labels, K, center, shift):
     U1 = np.zeros(ct.shape(1, d))
     const = np.zeros(1)
     means = np.ascontiguousarray(shift, dtype=np.float64)
-    nS2 = ct.kernels.S2_SIZE(1, d)
-    shared = ct.kernels.S2_SIZE(2, d) == nS2  # one S2 for all components
+    nS2 = ct.kernels_for(d).S2_SIZE(1, d)
+    shared = ct.kernels_for(d).S2_SIZE(2, d) == nS2  # one S2 for all components
     N = np.zeros(K)
     S1 = np.zeros((K, d))
     S2 = np.zeros((1 if shared else K, nS2))
@@ -265,7 +265,7 @@ def label_stats(ct, X, sw, labels, K, center, shift):
             a = ends[k - 1] if k else 0
             b = ends[k]
             part = call_kernel(
-                ct.kernels.stats,
+                ct.kernels_for(X.shape[1]).stats,
                 Xs[a:b],
                 sws[a:b] if weighted else sw,
                 one[: b - a],

@@ -77,7 +77,7 @@ def estep_stats(ct, X, sw, params):
     means, U, const, center = kernel_args(ct, params)
     work = X.shape[0] * ct.row_work(*means.shape)
     total = call_kernel(
-        ct.kernels.stats, X, sw, no_resp(X), means, U, const, center, work=work
+        ct.kernels_for(X.shape[1]).stats, X, sw, no_resp(X), means, U, const, center, work=work
     )
     return total, stats_shift(ct, center, means)
 

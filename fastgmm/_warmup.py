@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 
 
-def warmup(dtypes=("float64", "float32")):
+def warmup(dtypes=("float64", "float32"), n_features=(2,)):
     """Compile (or load from the on-disk cache) every fastgmm kernel.
 
     Fits and scores a tiny model for each covariance type and dtype, which
@@ -19,12 +19,17 @@ def warmup(dtypes=("float64", "float32")):
     ----------
     dtypes : sequence of {'float64', 'float32'}, default=('float64', 'float32')
         The input dtypes to compile for.
+    n_features : sequence of int, default=(2,)
+        Feature counts to compile for. Every count shares the same kernels
+        except the full covariance type's unrolled ones for 3 to 16 features
+        (``_kernels.full_small``), compiled for each such count on first use:
+        list the counts a service will fit.
     """
     from ._config import CHUNK_SIZE
 
     rng = np.random.RandomState(0)
-    for dtype, n in itertools.product(dtypes, (40, CHUNK_SIZE + 1)):
-        X = rng.normal(size=(n, 2)).astype(dtype)
+    for dtype, n, d in itertools.product(dtypes, (40, CHUNK_SIZE + 1), n_features):
+        X = rng.normal(size=(n, int(d))).astype(dtype)
         for cov in ("full", "tied", "diag", "spherical"):
             warm_fit(cov, X)
 

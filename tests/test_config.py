@@ -74,3 +74,14 @@ def test_warmup_compiles_everything():
     )
     ok, n_lloyd = out.split()
     assert ok == "True" and int(n_lloyd) >= 2
+
+
+def test_warmup_compiles_the_unrolled_kernels_it_is_asked_for():
+    out = _python(
+        "import fastgmm; from fastgmm._kernels import full_small; "
+        "fastgmm.warmup(dtypes=('float64',), n_features=(3,)); "
+        "k = full_small.kernels_for(3); "
+        "print(all(len(f.signatures) >= 1 for f in "
+        "(k.stats, k.stats.serial, k.score_rows, k.score_rows.serial)))"
+    )
+    assert out.split()[-1] == "True"

@@ -125,6 +125,46 @@ def test_full_by_component_matches_naive(rng, dtype, weighted, given):
     np.testing.assert_array_equal(lpn1, lpn)
 
 
+#: the ends of the unrolled range, and d = 7 and 10: scatter sweeps that end
+#: inside S1 and inside S2 (groups of 20 sums)
+UNROLLED_DIMS = [3, 7, 10, 16]
+
+
+@pytest.mark.parametrize("d", UNROLLED_DIMS)
+def test_full_unrolled_kernels_match_naive(rng, d):
+    """The full kernels generated for a fixed d (``full_small``) against the
+    NumPy twins: statistics (weighted, float32) and scores, serial and
+    parallel drivers, both passes (rows and components)."""
+    from fastgmm._kernels import full_small
+
+    ct = COVARIANCE_TYPES["full"]
+    kernels = ct.kernels_for(d)
+    assert kernels is full_small.kernels_for(d) and kernels.n_features == d
+    for n, K, dtype, weighted in ((N_ROWS, 3, np.float64, True), (700, 17, np.float32, False)):
+        weights, means, covs, U = random_params(rng, K, d, "full")
+        X = _data(rng, n, d, dtype, means)
+        sw = rng.uniform(0, 3, size=n) if weighted else None
+        m, Uk, const, center = kernel_args(ct, Params(weights, means, covs, U))
+        args = (X, np.empty(0) if sw is None else sw, np.empty((0, 0), dtype), m, Uk, const, center)
+        got = kernels.stats(*args)
+        want = naive.stats(X, sw, None, weights, means, U, center, "full")
+        np.testing.assert_allclose(got, want, **_tol(dtype))
+        np.testing.assert_array_equal(kernels.stats.serial(*args), got)
+        lpn, resp = np.empty(n), np.empty((n, K))
+        kernels.score_rows(X, m, Uk, const, center, lpn, resp, np.empty(0, np.int64))
+        want_lpn, want_resp, _ = naive.score_rows(X, weights, means, U, "full")
+        np.testing.assert_allclose(lpn, want_lpn, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(resp, want_resp, rtol=1e-9, atol=1e-12)
+
+
+def test_full_kernels_outside_the_unrolled_range_are_the_generic_ones():
+    from fastgmm._kernels import full
+
+    ct = COVARIANCE_TYPES["full"]
+    assert ct.kernels_for(2) is full and ct.kernels_for(17) is full
+    assert COVARIANCE_TYPES["diag"].kernels_for(10) is COVARIANCE_TYPES["diag"].kernels
+
+
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_mstep_from_stats_matches_sklearn_formulas(rng, cov_type):
     from fastgmm._stats import mstep
@@ -317,3 +357,18 @@ def test_vectorised_exp_and_log_are_accurate(rng):
     got = np.empty_like(x)
     log_ge1(x, got, x.size)
     np.testing.assert_allclose(got, np.log(x), rtol=5e-16, atol=1e-300)
+
+
+def test_block_loglik_is_the_sum_of_row_logs(rng):
+    from fastgmm._kernels._common import _block_loglik
+
+    for K in (2, 7, 1000):
+        m = rng.normal(size=256) * 50
+        s = 1.0 + rng.uniform(0, K - 1, size=256)
+        s[:3] = [1.0, float(K), np.nextafter(2.0, 0)]
+        total, bad = _block_loglik(m, s, 256)
+        assert bad == 0
+        np.testing.assert_allclose(total, np.sum(m + np.log(s)), rtol=1e-14)
+        assert _block_loglik(m, s, 100)[0] == pytest.approx(np.sum(m[:100] + np.log(s[:100])), rel=1e-14)
+    m[[5, 9]] = [-np.inf, np.nan]
+    assert _block_loglik(m, s, 256)[1] == 2

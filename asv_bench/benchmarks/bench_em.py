@@ -15,6 +15,9 @@ Every library starts from the same initial parameters (``weights_init``,
   ``setup()`` is excluded (the peak is reset at the end of setup on Linux).
 - ``LowerBound.track_lower_bound``: the lower bound after 5 iterations, to
   catch numerical regressions.
+- ``SeedWorkload.time_fit_aic``: the seed workload's fit and AIC (PCA-whitened
+  digits, 1,797 x 41, full, defaults, ``random_state=0``) for K = 50 and 200:
+  k-means initialisation, EM to convergence, the AIC's scoring pass.
 - ``StartUp.timeraw_*``: fresh interpreters: import + fit 1,000 x 2 (K=3) +
   predict with a warm Numba cache, fastgmm and sklearn.
 - ``ColdCache.timeraw_cold_cache_all_covariance_types``: fastgmm with an empty
@@ -100,6 +103,28 @@ class LowerBound:
 
     def track_lower_bound(self, problem):
         return float(_fit(GaussianMixture, self.X, self.params, 5).lower_bound_)
+
+
+class SeedWorkload:
+    """One fit + AIC of the seed workload (``python -m fastgmm.bench
+    --seed-workload`` sums K = 50..200 step 10)."""
+
+    params = ([50, 200], list(LIBRARIES))
+    param_names = ["n_components", "library"]
+    timeout = 600
+    number = 1
+    repeat = (1, 3, 60.0)
+
+    def setup(self, n_components, library):
+        from fastgmm import warmup
+
+        self.X = bench.seed_data()
+        self.cls = LIBRARIES[library]
+        warmup(dtypes=("float64",))  # serial and parallel kernels compiled or loaded
+        bench.seed_fit_aic(self.cls, self.X, 5)  # lazy imports
+
+    def time_fit_aic(self, n_components, library):
+        bench.seed_fit_aic(self.cls, self.X, n_components)
 
 
 class StartUp:

@@ -12,4 +12,8 @@ Each of ``full``, ``tied``, ``diag`` and ``spherical`` defines:
     into ``resp`` and arg-max labels into ``labels``.
 ``S2_SIZE(K, d)``
     The length of the flat ``S2`` statistic.
+
+``full_small.kernels_for(d)`` gives the same three for full covariances on
+3 to 16 features, with the per-component loops unrolled for that d (the
+covariance table's ``kernels_for(d)`` picks them).
 """

@@ -185,14 +185,36 @@ def log_ge1(x, out, nb):
         out[i] = e * _LN2_HI + (2.0 * t + (2.0 * t * t2 * p + e * _LN2_LO))
 
 
+@jit_reduce
+def _block_loglik(m, s, nb):
+    """(sum_b m_b + log s_b, number of non-finite m_b) over a block, the logs
+    summed as the log of one product: s_b = 2^e_b f_b with f_b in [1, 2),
+    so sum log s_b = (sum e_b) ln 2 + log(prod f_b), and prod f_b < 2^256
+    never overflows (one log per block instead of one per row)."""
+    tm = 0.0
+    bad = 0.0
+    e = 0.0
+    p = 1.0
+    for b in range(nb):
+        mb = m[b]
+        bad += 0.0 if mb - mb == 0.0 else 1.0
+        tm += mb
+        v = as_int(s[b])
+        e += np.float64((v >> 52) - 1023)
+        p *= as_float((v & 0xFFFFFFFFFFFFF) | 0x3FF0000000000000)
+    return tm + (e * _LN2_HI + (e * _LN2_LO + math.log(p))), bad
+
+
 @jit
-def block_resp(lp, nb, sw, i0, r, mx, ssum, lse):
+def block_resp(lp, nb, sw, i0, r, mx, ssum, lse, T):
     """Responsibilities of a block: r[k, b] = w_b exp(lp[k, b] - lse_b).
 
-    ``lp`` is (K, BLOCK); rows are innermost in every loop. ``lse[:nb]``
-    receives each row's log-sum-exp. A row whose maximum is not finite
-    (every component at -inf, or overflowed parameters) gets zero
-    responsibilities and keeps its non-finite log-likelihood.
+    ``lp`` is (K, BLOCK); rows are innermost in every loop. With an empty
+    ``T``, ``lse[:nb]`` receives each row's log-sum-exp; otherwise the rows
+    are added to ``T`` (:func:`block_T`), without per-row logs when the rows
+    are unweighted and finite. A row whose maximum is not finite (every
+    component at -inf, or overflowed parameters) gets zero responsibilities
+    and keeps its non-finite log-likelihood.
     """
     K = lp.shape[0]
     m = mx[:nb]
@@ -213,12 +235,25 @@ def block_resp(lp, nb, sw, i0, r, mx, ssum, lse):
             e = exp_le0(lk[b] - m[b])
             rk[b] = e
             s[b] += e
-    log_ge1(s, lse, nb)
-    for b in range(nb):
-        finite = m[b] - m[b] == 0.0
-        lse[b] = m[b] + lse[b] if finite else m[b]
-        s[b] = 1.0 / s[b] if finite else 0.0
-    if sw.shape[0] != 0:
+    weighted = sw.shape[0] != 0
+    per_row = True
+    if T.shape[0] != 0 and not weighted:
+        total_ll, bad = _block_loglik(m, s, nb)
+        if bad == 0.0:
+            T[0] += total_ll
+            T[1] += nb
+            per_row = False
+            for b in range(nb):
+                s[b] = 1.0 / s[b]
+    if per_row:
+        log_ge1(s, lse, nb)
+        for b in range(nb):
+            finite = m[b] - m[b] == 0.0
+            lse[b] = m[b] + lse[b] if finite else m[b]
+            s[b] = 1.0 / s[b] if finite else 0.0
+        if T.shape[0] != 0:
+            block_T(T, sw, i0, nb, lse)
+    if weighted:
         w = sw[i0 : i0 + nb]
         for b in range(nb):
             s[b] = w[b] * s[b]

@@ -23,7 +23,6 @@ from ._common import (
     block_resp,
     block_buffers,
     block_diff_t,
-    block_T,
     chunk_group,
     chunk_rows,
     given_resp,
@@ -181,8 +180,7 @@ def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
             given_resp(R, sw, i0, nb, r)
         else:
             _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp)
-            block_resp(lp, nb, sw, i0, r, mx, ssum, lse)
-            block_T(T, sw, i0, nb, lse)
+            block_resp(lp, nb, sw, i0, r, mx, ssum, lse, T)
         _block_scatter(X, Xt, i0, nb, means, center, r, work, out)
     _finish(K, d, work, out)
     n = out.shape[0]
@@ -248,8 +246,7 @@ def stats(X, sw, R, means, prec, const, center):
                 for t in prange(nt):
                     for k in range(t * K // nt, (t + 1) * K // nt):
                         _logprob_k(Xt, nb, means, prec, const, k, _task(works, t), lp)
-                block_resp(lp, nb, sw, i0, r, mx, ssum, lse)
-                block_T(T, sw, i0, nb, lse)
+                block_resp(lp, nb, sw, i0, r, mx, ssum, lse, T)
             for t in prange(nt):
                 for k in range(t * K // nt, (t + 1) * K // nt):
                     _scatter_k(Xt, nb, means, r, k, _task(works, t), out)
@@ -283,7 +280,7 @@ def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
         nb = min(BLOCK, hi - i0)
         load_block(X, i0, nb, Xt)
         _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp)
-        block_resp(lp, nb, no_weights, i0, r, mx, ssum, lse)
+        block_resp(lp, nb, no_weights, i0, r, mx, ssum, lse, no_weights)
         block_outputs(lp, r, i0, nb, lse, lpn, resp, labels)
 
 
@@ -303,7 +300,7 @@ def score_rows(X, means, prec, const, center, lpn, resp, labels):
             for t in prange(nt):
                 for k in range(t * K // nt, (t + 1) * K // nt):
                     _logprob_k(Xt, nb, means, prec, const, k, _task(works, t), lp)
-            block_resp(lp, nb, no_weights, i0, r, mx, ssum, lse)
+            block_resp(lp, nb, no_weights, i0, r, mx, ssum, lse, no_weights)
             block_outputs(lp, r, i0, nb, lse, lpn, resp, labels)
         return
     for c in prange(n_chunks(n)):

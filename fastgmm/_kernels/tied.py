@@ -25,7 +25,6 @@ from ._common import (
     block_resp,
     block_buffers,
     block_diff_t,
-    block_T,
     chunk_group,
     chunk_rows,
     given_resp,
@@ -149,8 +148,7 @@ def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
             given_resp(R, sw, i0, nb, r)
         else:
             _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp)
-            block_resp(lp, nb, sw, i0, r, mx, ssum, lse)
-            block_T(T, sw, i0, nb, lse)
+            block_resp(lp, nb, sw, i0, r, mx, ssum, lse, T)
         _block_scatter(X, Xt, i0, nb, means, center, r, work)
     _finish(K, d, work, out)
     n = out.shape[0]
@@ -190,7 +188,7 @@ def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
         nb = min(BLOCK, hi - i0)
         load_block(X, i0, nb, Xt)
         _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp)
-        block_resp(lp, nb, no_weights, i0, r, mx, ssum, lse)
+        block_resp(lp, nb, no_weights, i0, r, mx, ssum, lse, no_weights)
         block_outputs(lp, r, i0, nb, lse, lpn, resp, labels)
 
 
