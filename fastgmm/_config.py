@@ -44,6 +44,8 @@ MIN_CHUNKS = 16
 
 #: Rows per block inside a chunk: kernels work on feature-major blocks
 #: ``Xt[:, :nb]`` with the rows innermost, so that every loop vectorises.
+#: At most 1023: a block's log-likelihood multiplies one mantissa in [1, 2)
+#: per row (``_common._block_loglik``), which must stay below 2^1024.
 BLOCK = 256
 
 
@@ -112,6 +114,13 @@ def jit_reduce(func, cache=True):
 def jit_fma(func, cache=True):
     """Serial helper whose multiply-adds may be fused (``contract`` only)."""
     return _decorate(func, cache, fastmath=True if FASTMATH else {"contract"})
+
+
+def jit_contract(func, cache=True):
+    """Like :func:`jit_fma`, but ``contract`` only even under FASTGMM_FASTMATH:
+    for code whose rounding tricks reassociation would undo (the exp's
+    round-to-integer by adding 1.5 * 2^52)."""
+    return _decorate(func, cache, fastmath={"contract"})
 
 
 def _renamed(func, suffix, env=None):

@@ -85,3 +85,19 @@ def test_warmup_compiles_the_unrolled_kernels_it_is_asked_for():
         "(k.stats, k.stats.serial, k.score_rows, k.score_rows.serial)))"
     )
     assert out.split()[-1] == "True"
+
+
+def test_fastmath_opt_in_keeps_exp_and_log_accurate():
+    # the exp rounds to an integer by adding 1.5 * 2^52: reassociation would
+    # fold that away, so these two keep 'contract' only under the opt-in
+    out = _python(
+        "import numpy as np; from fastgmm._kernels._common import exp_shifted, log_ge1; "
+        "a = -np.linspace(0, 700, 5001); o = np.empty_like(a); "
+        "exp_shifted(a, np.zeros_like(a), o); "
+        "x = 1 + np.linspace(0, 1e3, 5001); g = np.empty_like(x); log_ge1(x, g, x.size); "
+        "print(np.max(np.abs(o / np.exp(a) - 1)), np.max(np.abs(g - np.log(x)) / np.log(x[-1])))",
+        FASTGMM_FASTMATH="1",
+        FASTGMM_CACHE="0",
+    )
+    exp_err, log_err = map(float, out.split())
+    assert exp_err < 1e-15 and log_err < 1e-15

@@ -210,6 +210,26 @@ def test_nonfinite_rows_are_counted_not_propagated(rng):
     assert got[-3] == -np.inf and got[-1] == 100.0
 
 
+@pytest.mark.parametrize("d", [2, 10, 17], ids=["d2", "unrolled-d10", "d17"])
+def test_rows_beyond_float_range_add_nothing(rng, d):
+    """A row far outside every component (|x - m| ~ 1e200: its squared
+    deviation overflows) gets zero responsibility and must not turn the
+    other rows' statistics into NaN; it is counted as non-finite. Mixed
+    blocks also take the per-row log path of ``block_resp``."""
+    K, n = 4, 3000
+    ct = COVARIANCE_TYPES["full"]
+    weights, means, covs, U = random_params(rng, K, d, "full")
+    X = _data(rng, n, d, np.float64, means)
+    bad = [5, 700, 2999]
+    X[bad] = 1e200
+    m, Uk, const, center = kernel_args(ct, Params(weights, means, covs, U))
+    got = ct.kernels_for(d).stats(X, np.empty(0), np.empty((0, 0)), m, Uk, const, center)
+    keep = np.setdiff1d(np.arange(n), bad)
+    want = naive.stats(X[keep], None, None, weights, means, U, center, "full")
+    np.testing.assert_allclose(got[:-3], want[:-3], rtol=1e-9, atol=1e-9)
+    assert got[-1] == len(bad)
+
+
 # --- k-means kernels --------------------------------------------------------
 def _pre(X, xmean, blocks):
     return kk.centred_blocks(X, xmean) if blocks else kk.no_blocks()
@@ -263,15 +283,16 @@ def test_lloyd_step_matches_naive(rng, weighted, blocks):
     np.testing.assert_allclose(dist, ((X - xmean - centers[labels]) ** 2).sum(1), rtol=1e-12)
 
 
+@pytest.mark.parametrize("n", [1000, 200_000])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_cumsum_search_matches_numpy(rng, weighted, dtype):
-    n = 1000
+def test_cumsum_search_matches_numpy(rng, weighted, dtype, n):
+    # (200k float32 values: a float64 running sum would find other indices)
     closest = rng.uniform(0, 2, size=n).astype(dtype)
     closest[::7] = 0  # flat steps: ties resolve to the first index
     sw = rng.uniform(0, 2, size=n).astype(dtype) if weighted else None
     total = float(np.sum(closest if sw is None else sw * closest))
-    values = np.r_[rng.uniform(0, total, 9), 0.0, total * 2, closest[0]]
+    values = np.r_[rng.uniform(0, total, 50), 0.0, total * 2, closest[0]]
     out = np.empty(values.size, dtype=np.intp)
     kk.cumsum_search(closest, np.empty(0, dtype) if sw is None else sw, values, out)
     np.testing.assert_array_equal(out, naive.cumsum_search(closest, sw, values))
@@ -341,6 +362,15 @@ def test_inverse_cholesky_matches_numpy(rng):
         C[4, 0, 0] = -1.0
         C[5, 0, 0] = np.nan
         assert inverse_cholesky_upper(C, U) == 4
+    # more matrices than parallel tasks, failures in several tasks: the
+    # serial twin agrees bitwise and reports the same first failure
+    A = rng.normal(size=(37, 5, 5))
+    C = A @ np.swapaxes(A, 1, 2) + 0.1 * np.eye(5)
+    U1, U2 = np.empty_like(C), np.empty_like(C)
+    assert inverse_cholesky_upper(C, U1) == inverse_cholesky_upper.serial(C, U2) == -1
+    np.testing.assert_array_equal(U1, U2)
+    C[[30, 12, 33], 2, 2] = -1.0
+    assert inverse_cholesky_upper(C, U1) == inverse_cholesky_upper.serial(C, U2) == 12
 
 
 def test_vectorised_exp_and_log_are_accurate(rng):

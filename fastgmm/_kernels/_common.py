@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .. import _config
-from .._config import BLOCK, PARTIALS_BYTES, jit, jit_fma, jit_reduce
+from .._config import BLOCK, PARTIALS_BYTES, jit, jit_contract, jit_fma, jit_reduce
 from ._bits import as_float, as_int
 
 #: row stride of (rows, BLOCK) scratch: a 2 KiB stride would put every row
@@ -113,9 +113,10 @@ def load_block(X, i0, nb, Xt):
 _ROUND = 6755399441055744.0 + 1023.0
 
 
-@jit_fma
+@jit_contract
 def exp_le0(v):
-    """exp(v) for v <= 0 (NaN gives NaN), vectorisable when inlined in a loop.
+    """exp(v) for v <= 0 (NaN and v <= -708 give 0), vectorisable when
+    inlined in a loop.
 
     Cody-Waite reduction v = n ln2 + r, |r| <= ln2/2, a degree-13 Taylor
     polynomial for exp(r) (Horner, fused multiply-adds), times 2^n. n is
@@ -153,7 +154,7 @@ def exp_shifted(a, m, out):
         out[i] = exp_le0(a[i] - m[i])
 
 
-@jit_fma
+@jit_contract
 def log_ge1(x, out, nb):
     """out[:nb] = log(x[:nb]) for finite x >= 1 (a row's sum of exp(lp - max),
     between 1 and K), elementwise and vectorisable; other values give garbage.
@@ -571,6 +572,17 @@ def block_diff_t(Xt, nb, mean, Dt):
         dt = Dt[l, :nb]
         for b in range(nb):
             dt[b] = xt[b] - m
+
+
+@jit
+def block_diff_live(Xt, nb, mean, r, Dt):
+    """``block_diff_t`` with 0 in the rows whose responsibility r_b is 0."""
+    for l in range(mean.shape[0]):
+        m = mean[l]
+        xt = Xt[l, :nb]
+        dt = Dt[l, :nb]
+        for b in range(nb):
+            dt[b] = xt[b] - m if r[b] != 0.0 else 0.0
 
 
 @jit

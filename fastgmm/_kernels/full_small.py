@@ -18,10 +18,11 @@ cached on disk like the generic kernels. Outside 3..16 it returns :mod:`full`.
 
 import functools
 import hashlib
+import threading
 import types
 
 from .. import _config
-from . import full
+from . import _common, full
 
 MIN_D = 3
 MAX_D = 16
@@ -62,8 +63,11 @@ def scatter_source(d, group=SCATTER_GROUP):
         "    if not nonzero(rk):",
         "        return",
         "    A = work[0]",
-        "    block_diff_t(Xt, nb, means[k], A)",  # z = x - m_k, once per block
     ]
+    # z = x - m_k once per block, 0 where r = 0: the sweeps' sums are
+    # reassociated, (r z_j) z_l may become r (z_j z_l), and 0 * inf (a row
+    # beyond float range from this component) must stay 0
+    out.append("    block_diff_live(Xt, nb, means[k], rk, A)")
     out += [f"    a{j} = A[{j}, :nb]" for j in range(d)]
     n_groups = -(-len(sums) // group)
     for g in range(n_groups):  # equal sweeps: no short last one
@@ -107,17 +111,28 @@ def _compile(source, name, tag, decorate, namespace):
     return decorate(namespace[name], cache=False)
 
 
-@functools.lru_cache(maxsize=None)
+_lock = threading.Lock()
+
+
 def kernels_for(d):
     """The kernels of :mod:`full` for data of d features (see the module
     docstring); :mod:`full` itself when d is outside 3..16."""
     if not MIN_D <= d <= MAX_D:
         return full
-    env = dict(vars(full))
+    with _lock:  # two threads' first fits at one d build it once
+        return _build(d)
+
+
+@functools.lru_cache(maxsize=None)
+def _build(d):
+    env = dict(vars(full), block_diff_live=_common.block_diff_live)
     sources = (logprob_source(d), scatter_source(d))
-    # the generated text's digest in the cached drivers' names: the disk cache
-    # checks only full.py, so new generated code must not find old entries
-    tag = hashlib.sha1("".join(sources).encode()).hexdigest()[:8]
+    # the digest of the generated text, of this file and of the fast-math
+    # setting in the cached drivers' names: the disk cache checks only
+    # full.py, so new generated code must not find old entries
+    with open(__file__, "rb") as f:
+        salt = f.read() + repr(_config.FASTMATH).encode()
+    tag = hashlib.sha1("".join(sources).encode() + salt).hexdigest()[:8]
     env["_logprob_k"] = _compile(sources[0], "_logprob_k", tag, _config.jit_fma, env)
     env["_scatter_k"] = _compile(sources[1], "_scatter_k", tag, _config.jit_reduce, env)
     for name in _CLONED:

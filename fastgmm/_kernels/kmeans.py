@@ -197,6 +197,17 @@ def closest_pot(closest):
     return s
 
 
+@jit
+def _argmin(v):
+    """First index of the smallest value (np.argmin for NaN-free v), serial:
+    np.argmin in a parallel driver becomes a parallel reduction."""
+    best = 0
+    for i in range(1, v.shape[0]):
+        if v[i] < v[best]:
+            best = i
+    return best
+
+
 @pjit
 def plusplus_steps(X, xmean, pre, draws, single, closest, indices, centers):
     """Seeds 1..K-1 of unweighted k-means++, each step as in
@@ -228,7 +239,7 @@ def plusplus_steps(X, xmean, pre, draws, single, closest, indices, centers):
             pots[t] = 0.0
         for ch in range(nch):
             add_into(pots, part[ch])
-        best = np.argmin(pots)
+        best = _argmin(pots)
         for ch in prange(nch):
             _min_chunk(X, xmean, pre, cands[best], closest, False, single, ch)
         pot = closest_pot(closest)
@@ -329,7 +340,7 @@ def cumsum_search(closest, sw, values, out):
     T = values.shape[0]
     order = np.argsort(values)
     j = 0
-    acc = closest[0] * 0
+    acc = np.zeros(1, closest.dtype)[0]  # (closest[0] * 0 would be float64)
     for i in range(n):
         if j == T:
             break
