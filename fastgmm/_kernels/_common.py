@@ -35,6 +35,20 @@ def n_chunks(n):
 
 
 @jit
+def n_tasks(K):
+    """Parallel tasks over K components (or matrices): contiguous ranges,
+    ``COMPONENT_TASKS`` at most, so equal shares on 1, 2, 4, 8 or 16 threads;
+    the split changes which thread computes a component, never how."""
+    return min(K, _config.COMPONENT_TASKS)
+
+
+@jit
+def task_range(t, nt, K):
+    """Components [lo, hi) of task t of nt."""
+    return t * K // nt, (t + 1) * K // nt
+
+
+@jit
 def chunk_group(nch, width):
     """Chunks whose partials (``width`` float64 each) are held at once."""
     g = PARTIALS_BYTES // (8 * max(width, 1))

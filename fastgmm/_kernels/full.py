@@ -14,7 +14,7 @@ triangle only, flat (K*d*d).
 import numpy as np
 from numba import prange
 
-from .._config import COMPONENT_TASKS, jit, jit_fma, jit_reduce, pjit
+from .._config import jit, jit_fma, jit_reduce, pjit
 from ._common import (
     BLOCK,
     PITCH,
@@ -30,6 +30,8 @@ from ._common import (
     n_chunks,
     nonzero,
     scatter_upper,
+    task_range,
+    n_tasks,
     total,
     triangular_maha,
 )
@@ -201,14 +203,6 @@ def _by_component(n, K, d):
 
 
 @jit
-def _tasks(K):
-    """Contiguous ranges of components, COMPONENT_TASKS of them at most: a
-    task is one thread's share for 1, 2, 4, 8 or 16 threads, and the split
-    never changes how a component is computed."""
-    return min(K, COMPONENT_TASKS)
-
-
-@jit
 def _task_work(nt, K, d, scatter):
     """``_work`` for each task, as (task, ...) arrays."""
     return (
@@ -232,7 +226,7 @@ def stats(X, sw, R, means, prec, const, center):
     aux = _prepare(means, prec, center)
     if _by_component(n, K, d):
         out = np.zeros(width)
-        nt = _tasks(K)
+        nt = n_tasks(K)
         works = _task_work(nt, K, d, True)
         Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
         T = np.zeros(3)
@@ -244,11 +238,11 @@ def stats(X, sw, R, means, prec, const, center):
                 given_resp(R, sw, i0, nb, r)
             else:
                 for t in prange(nt):
-                    for k in range(t * K // nt, (t + 1) * K // nt):
+                    for k in range(*task_range(t, nt, K)):
                         _logprob_k(Xt, nb, means, prec, const, k, _task(works, t), lp)
                 block_resp(lp, nb, sw, i0, r, mx, ssum, lse, T)
             for t in prange(nt):
-                for k in range(t * K // nt, (t + 1) * K // nt):
+                for k in range(*task_range(t, nt, K)):
                     _scatter_k(Xt, nb, means, r, k, _task(works, t), out)
         _finish(K, d, _task(works, 0), out)
         out[width - 3] = T[0]
@@ -290,7 +284,7 @@ def score_rows(X, means, prec, const, center, lpn, resp, labels):
     K, d = means.shape
     aux = _prepare(means, prec, center)
     if _by_component(n, K, d):
-        nt = _tasks(K)
+        nt = n_tasks(K)
         works = _task_work(nt, K, d, False)
         Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
         no_weights = np.empty(0)
@@ -298,7 +292,7 @@ def score_rows(X, means, prec, const, center, lpn, resp, labels):
             nb = min(BLOCK, n - i0)
             load_block(X, i0, nb, Xt)
             for t in prange(nt):
-                for k in range(t * K // nt, (t + 1) * K // nt):
+                for k in range(*task_range(t, nt, K)):
                     _logprob_k(Xt, nb, means, prec, const, k, _task(works, t), lp)
             block_resp(lp, nb, no_weights, i0, r, mx, ssum, lse, no_weights)
             block_outputs(lp, r, i0, nb, lse, lpn, resp, labels)

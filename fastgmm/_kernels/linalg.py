@@ -7,7 +7,8 @@ import math
 import numpy as np
 from numba import prange
 
-from .._config import COMPONENT_TASKS, jit, jit_reduce, pjit
+from .._config import jit, jit_reduce, pjit
+from ._common import n_tasks, task_range
 
 
 @jit_reduce
@@ -52,9 +53,10 @@ def inverse_cholesky_upper(C, U):
     """
     K, d, _ = C.shape
     ok = np.empty(K, dtype=np.bool_)
-    for t in prange(min(K, COMPONENT_TASKS)):
+    nt = n_tasks(K)
+    for t in prange(nt):
         L = np.empty((d, d))
-        for k in range(t * K // min(K, COMPONENT_TASKS), (t + 1) * K // min(K, COMPONENT_TASKS)):
+        for k in range(*task_range(t, nt, K)):
             ok[k] = _inverse_cholesky_one(C[k], U[k], L)
     for k in range(K):
         if not ok[k]:
