@@ -55,12 +55,10 @@ def kmeans_plusplus(X, K, rs, sw=None, xmean=None, pre=None):
         # p = ones / ones.sum() in X's dtype, as sklearn builds it
         p = X.dtype.type(1) / np.broadcast_to(np.ones(1, dtype=X.dtype), (n,)).sum()
         center_id = kk.uniform_choice(n, float(p), rs.random_sample())
-        w_kernel = no_weights()
         w = None
     else:
         w = sw.astype(X.dtype)
         center_id = rs.choice(n, p=w / w.sum())
-        w_kernel = sw
     indices = np.full(K, -1, dtype=int)
     centers = np.empty((K, d))
     indices[0] = center_id
@@ -83,7 +81,7 @@ def kmeans_plusplus(X, K, rs, sw=None, xmean=None, pre=None):
         kk.cumsum_search(closest, w, rand_vals, candidate_ids)
         cands = np.ascontiguousarray(X[candidate_ids] - xmean, dtype=np.float64)
         pots = call_kernel(
-            kk.candidate_pots, X, w_kernel, xmean, pre, cands, closest, single, work=work
+            kk.candidate_pots, X, sw, xmean, pre, cands, closest, single, work=work
         )
         best = int(np.argmin(pots))
         call_kernel(kk.min_sqdist, X, xmean, pre, cands[best], closest, False, single, work=work)

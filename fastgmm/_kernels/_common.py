@@ -161,13 +161,6 @@ def exp_le0(v):
     return p * as_float(as_int(t) << 52) if keep else 0.0
 
 
-@jit
-def exp_shifted(a, m, out):
-    """out = exp(a - m) for a <= m, elementwise (:func:`exp_le0`)."""
-    for i in range(out.shape[0]):
-        out[i] = exp_le0(a[i] - m[i])
-
-
 @jit_contract
 def log_ge1(x, out, nb):
     """out[:nb] = log(x[:nb]) for finite x >= 1 (a row's sum of exp(lp - max),
