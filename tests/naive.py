@@ -94,6 +94,17 @@ def sklearn_mstep(X, resp, reg_covar, cov_type, weight_norm=None):
     return weights, means, cov
 
 
+def products_finite(Xt, nb, means):
+    """Every |x| of the block and every |m| at most 2^510."""
+    return bool(np.all(np.abs(Xt[:, :nb]) <= 2.0**510) and np.all(np.abs(means) <= 2.0**510))
+
+
+def scatter(X, r, m):
+    """(N, S1, upper S2) of one component: sums of r, r z, r z z^T, z = x - m."""
+    Z = X - m
+    return r.sum(), r @ Z, np.triu((r[:, None] * Z).T @ Z)
+
+
 # --- k-means ----------------------------------------------------------------
 def sqdist_rows(X, xmean, c):
     Xc = (np.asarray(X) - xmean).astype(np.float64)

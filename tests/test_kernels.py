@@ -230,6 +230,59 @@ def test_rows_beyond_float_range_add_nothing(rng, d):
     assert got[-1] == len(bad)
 
 
+def test_products_finite(rng):
+    from fastgmm._kernels._common import PITCH, products_finite
+
+    d, K, nb = 5, 3, 100
+    Xt = np.zeros((d, PITCH))
+    Xt[:, :nb] = rng.normal(size=(d, nb))
+    means = rng.normal(size=(K, d))
+    cases = [(Xt, means)]
+    for value in (2.0**510, -(2.0**510), np.nextafter(2.0**510, np.inf), 1e200, -1e300):
+        big_x = Xt.copy()
+        big_x[3, nb - 1] = value
+        big_m = means.copy()
+        big_m[2, 4] = value
+        cases += [(big_x, means), (Xt, big_m)]
+    tail = Xt.copy()
+    tail[0, nb] = 1e300  # beyond the block's rows: not looked at
+    cases.append((tail, means))
+    for X_, m_ in cases:
+        assert products_finite(X_, nb, m_) == naive.products_finite(X_, nb, m_)
+    assert products_finite(tail, nb, means)
+
+
+@pytest.mark.parametrize("d", UNROLLED_DIMS)
+def test_unrolled_scatter_with_and_without_stored_deviations(rng, d):
+    """The unrolled scatter takes x - m in registers when ``products_finite``
+    holds, else from deviations stored with 0 in the rows of zero
+    responsibility: the same sums, bit for bit, and the NumPy twin's."""
+    from fastgmm._kernels import full, full_small
+    from fastgmm._kernels._common import PITCH
+
+    K, nb = 3, 201
+    scatter_k = full_small._build(d).scatter_k
+    Xt = np.zeros((d, PITCH))
+    Xt[:, :nb] = rng.normal(size=(d, nb)) * 3 + 1e3
+    means = rng.normal(size=(K, d)) + 1e3
+    r = np.zeros((K, PITCH))
+    r[:, :nb] = rng.uniform(size=(K, nb))
+    r[:, 3:nb:7] = 0.0
+    outs = []
+    for safe in (True, False):
+        out = np.zeros(K + K * d + K * d * d)
+        for k in range(K):
+            scatter_k(Xt, nb, means, r, k, full._work(K, d, True), out, safe)
+        outs.append(out)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    for k in range(K):
+        N, S1, S2 = naive.scatter(Xt[:, :nb].T, r[k, :nb], means[k])
+        np.testing.assert_allclose(outs[0][k], N, rtol=1e-13)
+        np.testing.assert_allclose(outs[0][K + k * d : K + (k + 1) * d], S1, rtol=1e-11, atol=1e-11)
+        got = outs[0][K + K * d + k * d * d : K + K * d + (k + 1) * d * d].reshape(d, d)
+        np.testing.assert_allclose(np.triu(got), S2, rtol=1e-11, atol=1e-11)
+
+
 # --- k-means kernels --------------------------------------------------------
 def _pre(X, xmean, blocks):
     return kk.centred_blocks(X, xmean) if blocks else kk.no_blocks()

@@ -581,6 +581,34 @@ def block_diff_t(Xt, nb, mean, Dt):
             dt[b] = xt[b] - m
 
 
+#: |x|, |m| <= 2^510 bound |x - m| by 2^511 and a product of two deviations
+#: by 2^1022: finite, whatever order a reassociated product is taken in
+_PRODUCT_SAFE = 2.0**510
+
+
+@jit_reduce
+def _n_beyond(A, nb, bound):
+    """Number of entries of ``A[:, :nb]`` with |a| > bound (vectorised)."""
+    c = 0.0
+    for j in range(A.shape[0]):
+        aj = A[j, :nb]
+        for b in range(nb):
+            c += 1.0 if abs(aj[b]) > bound else 0.0
+    return c
+
+
+@jit
+def products_finite(Xt, nb, means):
+    """True when every product of two deviations x_j - m_kj of the block's
+    rows from the means is finite (|x|, |m| <= 2^510): a reassociated
+    r (z_j z_l) is then 0 where r is 0, and scatter loops may take
+    deviations in registers without zeroing the rows of zero
+    responsibility first (``block_diff_live``)."""
+    if _n_beyond(means, means.shape[1], _PRODUCT_SAFE) != 0.0:
+        return False
+    return _n_beyond(Xt, nb, _PRODUCT_SAFE) == 0.0
+
+
 @jit
 def block_diff_live(Xt, nb, mean, r, Dt):
     """``block_diff_t`` with 0 in the rows whose responsibility r_b is 0."""

@@ -29,6 +29,7 @@ from ._common import (
     load_block,
     n_chunks,
     nonzero,
+    products_finite,
     scatter_upper,
     task_range,
     n_tasks,
@@ -124,7 +125,10 @@ def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
 
 
 @jit
-def _scatter_k(Xt, nb, means, r, k, work, out):
+def _scatter_k(Xt, nb, means, r, k, work, out, safe):
+    """Adds component k's N_k, S1_k and upper S2_k of a block to ``out``.
+    ``safe``: ``products_finite`` holds for the block (used by the unrolled
+    kernels of :mod:`full_small`)."""
     K, d = means.shape
     A, W = work[0], work[3]
     rk = r[k, :nb]
@@ -148,8 +152,9 @@ def _scatter_k(Xt, nb, means, r, k, work, out):
 def _block_scatter(X, Xt, i0, nb, means, center, r, work, out):
     """Adds the block's N_k, S1_k and upper S2_k to ``out`` (the chunk's
     statistics vector): S2_k += sum_b r_kb z_b z_b^T, z_b = x_b - m_k."""
+    safe = products_finite(Xt, nb, means)
     for k in range(means.shape[0]):
-        _scatter_k(Xt, nb, means, r, k, work, out)
+        _scatter_k(Xt, nb, means, r, k, work, out, safe)
 
 
 @jit
@@ -241,9 +246,10 @@ def stats(X, sw, R, means, prec, const, center):
                     for k in range(*task_range(t, nt, K)):
                         _logprob_k(Xt, nb, means, prec, const, k, _task(works, t), lp)
                 block_resp(lp, nb, sw, i0, r, mx, ssum, lse, T)
+            safe = products_finite(Xt, nb, means)
             for t in prange(nt):
                 for k in range(*task_range(t, nt, K)):
-                    _scatter_k(Xt, nb, means, r, k, _task(works, t), out)
+                    _scatter_k(Xt, nb, means, r, k, _task(works, t), out, safe)
         _finish(K, d, _task(works, 0), out)
         out[width - 3] = T[0]
         out[width - 2] = T[1]

@@ -57,18 +57,24 @@ def scatter_source(d, group=SCATTER_GROUP):
     sums = [("n",)] + [("s1", j) for j in range(d)]
     sums += [("s2", j, l) for j in range(d) for l in range(j, d)]
     out = [
-        "def _scatter_k(Xt, nb, means, r, k, work, out):",
+        "def _scatter_k(Xt, nb, means, r, k, work, out, safe):",
         "    K = means.shape[0]",
         "    rk = r[k, :nb]",
         "    if not nonzero(rk):",
         "        return",
-        "    A = work[0]",
+        # the sweeps take z = x - m_k in registers, from the block's rows;
+        # their sums are reassociated, (r z_j) z_l may become r (z_j z_l),
+        # and 0 * inf (a product beyond float range, from a row this
+        # component does not reach) must stay 0: unless every such product
+        # is finite, z is first stored with 0 in the rows where r = 0
+        "    if safe:",
+        "        A = Xt",
+        "    else:",
+        "        A = work[0]",
+        "        block_diff_live(Xt, nb, means[k], rk, A)",
     ]
-    # z = x - m_k once per block, 0 where r = 0: the sweeps' sums are
-    # reassociated, (r z_j) z_l may become r (z_j z_l), and 0 * inf (a row
-    # beyond float range from this component) must stay 0
-    out.append("    block_diff_live(Xt, nb, means[k], rk, A)")
     out += [f"    a{j} = A[{j}, :nb]" for j in range(d)]
+    out += [f"    m{j} = means[k, {j}] if safe else 0.0" for j in range(d)]
     n_groups = -(-len(sums) // group)
     for g in range(n_groups):  # equal sweeps: no short last one
         part = sums[g * len(sums) // n_groups : (g + 1) * len(sums) // n_groups]
@@ -77,7 +83,7 @@ def scatter_source(d, group=SCATTER_GROUP):
         names = [_sum_name(s) for s in part]
         out += [f"    {v} = 0.0" for v in names]
         out += ["    for b in range(nb):", "        rb = rk[b]"]
-        out += [f"        z{j} = a{j}[b]" for j in zs]
+        out += [f"        z{j} = a{j}[b] - m{j}" for j in zs]
         out += [f"        w{j} = rb * z{j}" for j in ws]
         for s, v in zip(part, names):
             term = "rb" if s[0] == "n" else f"w{s[1]}" if s[0] == "s1" else f"w{s[1]} * z{s[2]}"
@@ -138,5 +144,9 @@ def _build(d):
     for name in _CLONED:
         env[name] = _config.rejit(getattr(full, name), env, f"__d{d}_{tag}")
     return types.SimpleNamespace(
-        stats=env["stats"], score_rows=env["score_rows"], S2_SIZE=full.S2_SIZE, n_features=d
+        stats=env["stats"],
+        score_rows=env["score_rows"],
+        S2_SIZE=full.S2_SIZE,
+        n_features=d,
+        scatter_k=env["_scatter_k"],  # for the tests
     )
