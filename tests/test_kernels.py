@@ -230,6 +230,48 @@ def test_rows_beyond_float_range_add_nothing(rng, d):
     assert got[-1] == len(bad)
 
 
+@pytest.mark.parametrize("e", [1, 2, 3, 5, 8, 11, 12, 13, 14, 15, 16, 17, 41, 50])
+def test_scatter_upper_matches_numpy(rng, e):
+    """Both tilings (2 x 4 below SCATTER_TILE4_MIN rows, 4 x 4 from it) and
+    ragged last tiles: the upper triangle of W A^T added at base, row stride
+    ``stride``; nothing written outside the rows' upper triangles but the
+    diagonal tiles' few entries below the diagonal."""
+    from fastgmm._kernels._common import PITCH, scatter_upper
+
+    nb, base, stride = 197, 3, e + 2
+    A = np.zeros((e, PITCH))
+    W = np.zeros((e, PITCH))
+    A[:, :nb] = rng.normal(size=(e, nb))
+    W[:, :nb] = rng.normal(size=(e, nb))
+    S = np.full(base + e * stride + 5, 0.5)
+    scatter_upper(A, W, nb, S, base, stride)
+    want = W[:, :nb] @ A[:, :nb].T
+    got = S[base : base + e * stride].reshape(e, stride)
+    upper = np.triu(np.ones((e, e), dtype=bool))
+    np.testing.assert_allclose(got[:, :e][upper], 0.5 + want[upper], rtol=1e-12, atol=1e-12)
+    assert np.all(got[:, e:] == 0.5) and np.all(S[:base] == 0.5)
+    assert np.all(S[base + e * stride :] == 0.5)
+    far_below = np.tril(np.ones((e, e), dtype=bool), -4)
+    assert np.all(got[:, :e][far_below] == 0.5)
+
+
+def test_block_diff_weighted(rng):
+    from fastgmm._kernels._common import PITCH, block_diff_weighted
+
+    d, nb = 7, 131
+    Xt = np.zeros((d, PITCH))
+    Xt[:, :nb] = rng.normal(size=(d, nb))
+    mean, r = rng.normal(size=d), rng.uniform(size=PITCH)
+    Dt, Wt = np.zeros((d, PITCH)), np.zeros((d, PITCH))
+    S1 = np.ones(d + 4)
+    block_diff_weighted(Xt, nb, mean, r, Dt, Wt, S1, 2)
+    Z = Xt[:, :nb] - mean[:, None]
+    np.testing.assert_array_equal(Dt[:, :nb], Z)
+    np.testing.assert_array_equal(Wt[:, :nb], r[:nb] * Z)
+    np.testing.assert_allclose(S1[2 : 2 + d], 1.0 + (r[:nb] * Z).sum(axis=1), rtol=1e-13)
+    assert np.all(S1[:2] == 1.0) and np.all(S1[2 + d :] == 1.0)
+
+
 def test_products_finite(rng):
     from fastgmm._kernels._common import PITCH, products_finite
 

@@ -23,6 +23,7 @@ from ._common import (
     block_resp,
     block_buffers,
     block_diff_t,
+    block_diff_weighted,
     chunk_group,
     chunk_rows,
     given_resp,
@@ -137,14 +138,8 @@ def _scatter_k(Xt, nb, means, r, k, work, out, safe):
     if d == 2:
         _scatter_2d(Xt[0], Xt[1], nb, means[k, 0], means[k, 1], rk, out, K, k)
         return
-    block_diff_t(Xt, nb, means[k], A)
     out[k] += total(rk, nb)
-    for j in range(d):
-        aj = A[j, :nb]
-        wj = W[j, :nb]
-        for b in range(nb):
-            wj[b] = rk[b] * aj[b]
-        out[K + k * d + j] += total(wj, nb)
+    block_diff_weighted(Xt, nb, means[k], rk, A, W, out, K + k * d)
     scatter_upper(A, W, nb, out, K + K * d + k * d * d, d)
 
 
