@@ -12,7 +12,7 @@ S2_kj = sum r_ik (x_ij - m_kj)^2 (flat, K*d).
 import numpy as np
 from numba import prange
 
-from .._config import jit, pjit
+from .._config import jit, jit_fma, jit_reduce, pjit
 from ._common import (
     BLOCK,
     add_into,
@@ -51,20 +51,41 @@ def _work(K, d, scatter):
     )
 
 
+@jit_fma
+def _maha(Xt, nb, mean, prec, mh):
+    """mh[:nb] = sum_j ((x_j - m_j) p_j)^2, four features per load and store
+    of mh (one per feature made the pass load/store-bound)."""
+    d = mean.shape[0]
+    for b in range(nb):
+        mh[b] = 0.0
+    j = 0
+    while j + 4 <= d:
+        m0, m1, m2, m3 = mean[j], mean[j + 1], mean[j + 2], mean[j + 3]
+        p0, p1, p2, p3 = prec[j], prec[j + 1], prec[j + 2], prec[j + 3]
+        x0, x1, x2, x3 = Xt[j, :nb], Xt[j + 1, :nb], Xt[j + 2, :nb], Xt[j + 3, :nb]
+        for b in range(nb):
+            t0 = (x0[b] - m0) * p0
+            t1 = (x1[b] - m1) * p1
+            t2 = (x2[b] - m2) * p2
+            t3 = (x3[b] - m3) * p3
+            mh[b] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
+        j += 4
+    while j < d:
+        m = mean[j]
+        p = prec[j]
+        xt = Xt[j, :nb]
+        for b in range(nb):
+            t = (xt[b] - m) * p
+            mh[b] += t * t
+        j += 1
+
+
 @jit
 def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
     K, d = means.shape
     mh = work[0][:nb]
     for k in range(K):
-        for b in range(nb):
-            mh[b] = 0.0
-        for j in range(d):
-            m = means[k, j]
-            p = prec[k, j]
-            xt = Xt[j, :nb]
-            for b in range(nb):
-                t = (xt[b] - m) * p
-                mh[b] += t * t
+        _maha(Xt, nb, means[k], prec[k], mh)
         lk = lp[k, :nb]
         c = const[k]
         for b in range(nb):
@@ -80,10 +101,51 @@ def _block_scatter(X, Xt, i0, nb, means, center, r, work):
         if not nonzero(rk):
             continue
         N[k] += total(rk, nb)
-        for j in range(d):
+        j = 0
+        while j + 4 <= d:
+            _moments4(rk, Xt, j, means[k], nb, S1, S2, k * d + j)
+            j += 4
+        while j < d:
             s1, s2 = shifted_moments(rk, Xt[j], means[k, j], nb)
             S1[k * d + j] += s1
             S2[k * d + j] += s2
+            j += 1
+
+
+@jit_reduce
+def _moments4(r, Xt, j, mean, nb, S1, S2, at):
+    """``shifted_moments`` of features j..j+3 in one pass (one load of r for
+    four features), added to S1[at:at+4] and S2[at:at+4]."""
+    m0, m1, m2, m3 = mean[j], mean[j + 1], mean[j + 2], mean[j + 3]
+    x0, x1, x2, x3 = Xt[j, :nb], Xt[j + 1, :nb], Xt[j + 2, :nb], Xt[j + 3, :nb]
+    a0 = a1 = a2 = a3 = 0.0
+    q0 = q1 = q2 = q3 = 0.0
+    for b in range(nb):
+        rb = r[b]
+        t0 = x0[b] - m0
+        t1 = x1[b] - m1
+        t2 = x2[b] - m2
+        t3 = x3[b] - m3
+        w0 = rb * t0
+        w1 = rb * t1
+        w2 = rb * t2
+        w3 = rb * t3
+        a0 += w0
+        a1 += w1
+        a2 += w2
+        a3 += w3
+        q0 += w0 * t0
+        q1 += w1 * t1
+        q2 += w2 * t2
+        q3 += w3 * t3
+    S1[at] += a0
+    S1[at + 1] += a1
+    S1[at + 2] += a2
+    S1[at + 3] += a3
+    S2[at] += q0
+    S2[at + 1] += q1
+    S2[at + 2] += q2
+    S2[at + 3] += q3
 
 
 @jit
