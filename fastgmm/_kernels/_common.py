@@ -101,7 +101,10 @@ def load_block(X, i0, nb, Xt):
     """Xt[:, :nb] = X[i0:i0+nb].T in float64 (a feature-major block).
 
     Few features: one strided column at a time, which vectorises (d = 2,
-    100k rows: 0.17 -> 0.07 ms); more: row by row, contiguous reads.
+    100k rows: 0.17 -> 0.07 ms); more: row by row, contiguous reads, and
+    for float32 eight rows at a time (d = 20, 200k rows: 1.50 -> 1.25 ms;
+    float64 gains nothing at d = 20: tall-diag 0.031 -> 0.035 s per
+    iteration).
     """
     d = X.shape[1]
     if d == 2:
@@ -117,9 +120,29 @@ def load_block(X, i0, nb, Xt):
             for b in range(nb):
                 xj[b] = X[i0 + b, j]
         return
-    for b in range(nb):
+    if X.itemsize == 8:
+        for b in range(nb):
+            for j in range(d):
+                Xt[j, b] = X[i0 + b, j]
+        return
+    b = 0
+    while b + 8 <= nb:  # eight rows per feature: one 8-wide store per row of Xt
+        for j in range(d):
+            xj = Xt[j]
+            r = i0 + b
+            xj[b] = X[r, j]
+            xj[b + 1] = X[r + 1, j]
+            xj[b + 2] = X[r + 2, j]
+            xj[b + 3] = X[r + 3, j]
+            xj[b + 4] = X[r + 4, j]
+            xj[b + 5] = X[r + 5, j]
+            xj[b + 6] = X[r + 6, j]
+            xj[b + 7] = X[r + 7, j]
+        b += 8
+    while b < nb:
         for j in range(d):
             Xt[j, b] = X[i0 + b, j]
+        b += 1
 
 
 #: 1.5 * 2^52 + the exponent bias: t = v log2(e) + _ROUND has the integer
