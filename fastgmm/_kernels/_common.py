@@ -120,29 +120,24 @@ def load_block(X, i0, nb, Xt):
             for b in range(nb):
                 xj[b] = X[i0 + b, j]
         return
-    if X.itemsize == 8:
-        for b in range(nb):
+    b0 = 0  # rows before b0 are done eight at a time (float32 only)
+    if X.itemsize == 4:
+        while b0 + 8 <= nb:  # one 8-wide store per row of Xt
+            r = i0 + b0
             for j in range(d):
-                Xt[j, b] = X[i0 + b, j]
-        return
-    b = 0
-    while b + 8 <= nb:  # eight rows per feature: one 8-wide store per row of Xt
-        for j in range(d):
-            xj = Xt[j]
-            r = i0 + b
-            xj[b] = X[r, j]
-            xj[b + 1] = X[r + 1, j]
-            xj[b + 2] = X[r + 2, j]
-            xj[b + 3] = X[r + 3, j]
-            xj[b + 4] = X[r + 4, j]
-            xj[b + 5] = X[r + 5, j]
-            xj[b + 6] = X[r + 6, j]
-            xj[b + 7] = X[r + 7, j]
-        b += 8
-    while b < nb:
+                xj = Xt[j]
+                xj[b0] = X[r, j]
+                xj[b0 + 1] = X[r + 1, j]
+                xj[b0 + 2] = X[r + 2, j]
+                xj[b0 + 3] = X[r + 3, j]
+                xj[b0 + 4] = X[r + 4, j]
+                xj[b0 + 5] = X[r + 5, j]
+                xj[b0 + 6] = X[r + 6, j]
+                xj[b0 + 7] = X[r + 7, j]
+            b0 += 8
+    for b in range(b0, nb):
         for j in range(d):
             Xt[j, b] = X[i0 + b, j]
-        b += 1
 
 
 #: 1.5 * 2^52 + the exponent bias: t = v log2(e) + _ROUND has the integer

@@ -125,6 +125,12 @@ def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
         _logprob_k(Xt, nb, means, prec, const, k, work, lp)
 
 
+#: whether ``_scatter_k`` reads its ``safe`` argument: the unrolled kernels of
+#: :mod:`full_small` do (their clones see True); the generic one does not, and
+#: a compile-time False spares its blocks the ``products_finite`` pass
+_SCATTER_USES_SAFE = False
+
+
 @jit
 def _scatter_k(Xt, nb, means, r, k, work, out, safe):
     """Adds component k's N_k, S1_k and upper S2_k of a block to ``out``.
@@ -147,7 +153,7 @@ def _scatter_k(Xt, nb, means, r, k, work, out, safe):
 def _block_scatter(X, Xt, i0, nb, means, center, r, work, out):
     """Adds the block's N_k, S1_k and upper S2_k to ``out`` (the chunk's
     statistics vector): S2_k += sum_b r_kb z_b z_b^T, z_b = x_b - m_k."""
-    safe = products_finite(Xt, nb, means)
+    safe = _SCATTER_USES_SAFE and products_finite(Xt, nb, means)
     for k in range(means.shape[0]):
         _scatter_k(Xt, nb, means, r, k, work, out, safe)
 
@@ -241,7 +247,7 @@ def stats(X, sw, R, means, prec, const, center):
                     for k in range(*task_range(t, nt, K)):
                         _logprob_k(Xt, nb, means, prec, const, k, _task(works, t), lp)
                 block_resp(lp, nb, sw, i0, r, mx, ssum, lse, T)
-            safe = products_finite(Xt, nb, means)
+            safe = _SCATTER_USES_SAFE and products_finite(Xt, nb, means)
             for t in prange(nt):
                 for k in range(*task_range(t, nt, K)):
                     _scatter_k(Xt, nb, means, r, k, _task(works, t), out, safe)

@@ -131,7 +131,7 @@ def kernels_for(d):
 
 @functools.lru_cache(maxsize=None)
 def _build(d):
-    env = dict(vars(full), block_diff_live=_common.block_diff_live)
+    env = dict(vars(full), block_diff_live=_common.block_diff_live, _SCATTER_USES_SAFE=True)
     sources = (logprob_source(d), scatter_source(d))
     # the digest of the generated text, of this file and of the fast-math
     # setting in the cached drivers' names: the disk cache checks only
