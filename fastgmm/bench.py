@@ -10,8 +10,10 @@ median as stated in the output):
     full-covariance problems (2·n·K·d(d+1) flops per iteration) against numpy's
     float64 matmul rate measured in the same run with the same threads; the
     peak memory a fit adds, per library, in fresh processes.
-``python -m fastgmm.bench --scaling [--problems mid]``
-    fastgmm's seconds per iteration with 1..NUMBA_NUM_THREADS threads, speed-up.
+``python -m fastgmm.bench --scaling [--problems mid] [--thread-counts 1,2,4,8,16]``
+    fastgmm's seconds per iteration with 1..NUMBA_NUM_THREADS threads (or the
+    given counts, measured round-robin), speed-up, and numpy's matmul speed-up
+    at the same counts for reference.
 ``python -m fastgmm.bench --dtype-ratio [--problems tall-diag]``
     fastgmm's seconds per iteration on float64 and float32 data, and the ratio.
 ``python -m fastgmm.bench --startup [--runs 7]``
@@ -506,29 +508,52 @@ def run_table(problems, repeat=3, extra=3, dtype="float64", threads=None,
                         ("sklearn +MB", ".1f"), ("sk/fast", ".1f")], mems))
 
 
-def run_scaling(problems, repeat=3, extra=3, dtype="float64"):
-    """fastgmm's seconds per iteration for 1..NUMBA_NUM_THREADS threads."""
+def run_scaling(problems, repeat=3, extra=3, dtype="float64", counts=None):
+    """fastgmm's seconds per iteration for each thread count in ``counts``
+    (default 1..NUMBA_NUM_THREADS), next to numpy's matmul speed-up at the
+    same counts (the machine's own ceiling for dense floating-point work).
+
+    The counts are measured round-robin, ``repeat`` rounds, each keeping its
+    best: on a shared machine a slow phase then touches every count instead
+    of distorting one count's speed-up."""
     import numba
 
     from fastgmm import GaussianMixture
 
     top = numba.config.NUMBA_NUM_THREADS
-    print(f"thread scaling (fastgmm, {dtype}, best of {repeat}; Numba and BLAS capped "
-          f"together; {os.cpu_count()} CPUs, NUMBA_NUM_THREADS={top})")
+    counts = list(counts or range(1, top + 1))
+    with thread_cap(counts[0]):
+        mm_size = matmul_gflops()[1]
+    print(f"thread scaling (fastgmm, {dtype}, best of {repeat} interleaved rounds; Numba and "
+          f"BLAS capped together; {os.cpu_count()} CPUs, NUMBA_NUM_THREADS={top}; matmul: "
+          f"numpy's {mm_size}x{mm_size} float64 product at the same threads)")
     for name in problems:
         n, d, K, cov = PROBLEMS[name]
         X, params = make_problem(name, np.dtype(dtype))
         _time_fit(GaussianMixture, X, params, 1)
-        rows, one = [], None
-        for t in range(1, top + 1):
-            with thread_cap(t):
-                s = per_iteration(GaussianMixture, X, params, extra=extra, repeat=repeat)
+        t_long = {t: [] for t in counts}
+        t_short = {t: [] for t in counts}
+        mm = {t: [] for t in counts}
+        for _ in range(repeat):
+            for t in counts:
+                with thread_cap(t):
+                    mm[t].append(matmul_gflops(size=mm_size, repeat=3)[0])
+                    time.sleep(SETTLE_SECONDS)
+                    t_long[t].append(_time_fit(GaussianMixture, X, params, 1 + extra))
+                    t_short[t].append(_time_fit(GaussianMixture, X, params, 1))
+        rows, one, mm_one = [], None, None
+        for t in counts:
+            s = (min(t_long[t]) - min(t_short[t])) / extra
+            s = s if s > 0 else None
             one = one or s
+            mm_one = mm_one or max(mm[t])
             gf = ratio(em_flops(n, d, K) / 1e9, s) if cov == "full" else None
-            rows.append((t, s, ratio(one, s), pct(one, s * t), gf))
+            rows.append((t, s if s else NOISE, ratio(one, s), pct(one, s * t if s else None), gf,
+                         ratio(max(mm[t]), mm_one)))
         print(f"\n{name}: {n} x {d}, K={K}, {cov}")
         print(format_table([("threads", "d"), ("s/iter", ".4f"), ("speed-up", ".2f"),
-                            ("efficiency %", ".0f"), ("GFLOP/s", ".1f")], rows))
+                            ("efficiency %", ".0f"), ("GFLOP/s", ".1f"),
+                            ("matmul speed-up", ".2f")], rows))
 
 
 def run_dtype_ratio(problems, repeat=3, extra=3):
@@ -675,6 +700,17 @@ def run_scale(cases=None, target_mb=None, proba=True, threads=None):
               f"{'met' if worst <= target_mb else 'NOT met'})")
 
 
+def _counts(text):
+    """argparse type of ``--thread-counts``: positive integers, comma-separated."""
+    try:
+        counts = [int(c) for c in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not comma-separated integers: {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"thread counts must be >= 1: {text!r}")
+    return counts
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m fastgmm.bench",
@@ -707,6 +743,8 @@ def main(argv=None):
     modes.add_argument("--scale", action="store_true",
                        help="all large cases: fit time, memory, predict_proba")
     parser.add_argument("--runs", type=int, default=7, help="--startup: runs per library")
+    parser.add_argument("--thread-counts", type=_counts, metavar="1,2,4,...",
+                        help="--scaling: thread counts (default: 1..NUMBA_NUM_THREADS)")
     args = parser.parse_args(argv)
 
     if args.threads is not None:
@@ -715,9 +753,18 @@ def main(argv=None):
         if not 1 <= args.threads <= numba.config.NUMBA_NUM_THREADS:
             parser.error(f"--threads must be between 1 and NUMBA_NUM_THREADS="
                          f"{numba.config.NUMBA_NUM_THREADS} (set NUMBA_NUM_THREADS to go higher)")
+    if args.thread_counts is not None:
+        import numba
+
+        top = numba.config.NUMBA_NUM_THREADS
+        if not args.scaling:
+            parser.error("--thread-counts goes with --scaling")
+        if max(args.thread_counts) > top:
+            parser.error(f"--thread-counts: at most NUMBA_NUM_THREADS={top}")
     print(machine_line())
     if args.scaling:
-        run_scaling(args.problems or ["mid"], args.repeat, args.extra, args.dtype)
+        run_scaling(args.problems or ["mid"], args.repeat, args.extra, args.dtype,
+                    args.thread_counts)
     elif args.dtype_ratio:
         with thread_cap(args.threads):
             run_dtype_ratio(args.problems or ["tall-diag"], args.repeat, args.extra)

@@ -127,6 +127,25 @@ def test_run_scaling_output(tiny, capsys):
     bench.run_scaling(["tiny"], repeat=1, extra=1)
     out = capsys.readouterr().out
     assert "speed-up" in out and "tiny: 3000 x 3, K=2, full" in out
+    assert "matmul speed-up" in out
+
+
+def test_run_scaling_thread_counts(tiny, capsys):
+    bench.run_scaling(["tiny"], repeat=2, extra=1, counts=[1, 1])
+    table = capsys.readouterr().out.split("-\n")[-1].splitlines()
+    assert [line.split()[0] for line in table] == ["1", "1"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--scaling", "--thread-counts", "0,1"], "must be >= 1"),
+    (["--scaling", "--thread-counts", "1,x"], "not comma-separated integers"),
+    (["--thread-counts", "1"], "goes with --scaling"),
+    (["--scaling", "--thread-counts", "1,100000"], "at most NUMBA_NUM_THREADS"),
+])
+def test_thread_counts_errors(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        bench.main(argv)
+    assert message in capsys.readouterr().err
 
 
 def test_every_mode_is_documented():
