@@ -495,3 +495,14 @@ def test_block_loglik_is_the_sum_of_row_logs(rng):
         assert _block_loglik(m, s, 100)[0] == pytest.approx(np.sum(m[:100] + np.log(s[:100])), rel=1e-14)
     m[[5, 9]] = [-np.inf, np.nan]
     assert _block_loglik(m, s, 256)[1] == 2
+
+
+@pytest.mark.parametrize("n, size", [
+    (2, 256), (5000, 512), (20_000, 1280), (65_536, 4096), (100_000, 4096), (500_000, 4096),
+])
+def test_chunk_sizes(n, size):
+    """Rows per chunk depend on n only (Python and Numba agree)."""
+    from fastgmm import _config
+    from fastgmm._kernels import _common
+
+    assert _config.chunk_size(n) == _common.chunk_size(n) == size

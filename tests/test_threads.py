@@ -90,7 +90,7 @@ def test_exported():
 @pytest.mark.parametrize("cov", ["full", "tied", "diag", "spherical"])
 def test_bitwise_identical_with_one_and_two_threads(cov):
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(9000, 3)) + rng.integers(0, 3, size=(9000, 1)) * 3  # 3 chunks
+    X = rng.normal(size=(9000, 3)) + rng.integers(0, 3, size=(9000, 1)) * 3  # 12 chunks
 
     def fit(n):
         with num_threads(n), warnings.catch_warnings():
