@@ -498,11 +498,45 @@ def test_block_loglik_is_the_sum_of_row_logs(rng):
 
 
 @pytest.mark.parametrize("n, size", [
-    (2, 256), (5000, 512), (20_000, 1280), (65_536, 4096), (100_000, 4096), (500_000, 4096),
+    (2, 256), (5000, 512), (16_384, 1024), (20_000, 1024), (65_536, 1024),
+    (100_000, 1792), (262_144, 4096), (500_000, 4096),
 ])
 def test_chunk_sizes(n, size):
-    """Rows per chunk depend on n only (Python and Numba agree)."""
+    """Rows per chunk depend on n only; from 16k rows on, about 64 chunks of at
+    least 1,024 rows until chunks reach CHUNK_SIZE (Python and Numba agree)."""
     from fastgmm import _config
     from fastgmm._kernels import _common
 
     assert _config.chunk_size(n) == _common.chunk_size(n) == size
+
+
+def test_chunk_sizes_properties():
+    from fastgmm import _config as cfg
+
+    for n in np.unique(np.geomspace(1, 2_000_000, 400).astype(int)):
+        c = cfg.chunk_size(n)
+        assert c % cfg.BLOCK == 0 and cfg.BLOCK <= c <= cfg.CHUNK_SIZE
+        if n >= cfg.MIN_CHUNKS * cfg.BALANCE_MIN_ROWS:
+            # enough chunks for many threads to share evenly (rounding chunks
+            # up to whole blocks leaves at least 52 of the 64 aimed at)
+            assert cfg.n_chunks(n) >= min(52, n // cfg.BALANCE_MIN_ROWS)
+
+
+@pytest.mark.parametrize("nch, width", [
+    (0, 10), (1, 10), (56, 81_635), (16, 344_603), (123, 1779), (1221, 1779), (7, 10**8),
+])
+def test_chunk_groups_are_equal_and_bounded(nch, width):
+    """Partials held at once stay under PARTIALS_BYTES (or are one chunk's),
+    in the fewest groups, the last short of the others by fewer chunks than
+    there are groups (56 chunks of wide's partials: 28 + 28, not 38 + 18)."""
+    from fastgmm._config import PARTIALS_BYTES
+    from fastgmm._kernels._common import chunk_group
+
+    g = chunk_group(nch, width)
+    assert g >= 1
+    assert g == 1 or 8 * width * g <= PARTIALS_BYTES
+    groups = -(-nch // g)
+    fewest = -(-nch // max(1, PARTIALS_BYTES // (8 * width)))
+    assert groups == fewest
+    if groups > 1:
+        assert g - groups < nch - (groups - 1) * g <= g

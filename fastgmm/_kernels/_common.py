@@ -50,9 +50,12 @@ def task_range(t, nt, K):
 
 @jit
 def chunk_group(nch, width):
-    """Chunks whose partials (``width`` float64 each) are held at once."""
-    g = PARTIALS_BYTES // (8 * max(width, 1))
-    return max(1, min(nch, g))
+    """Chunks whose partials (``width`` float64 each) are held at once: the
+    fewest groups under ``PARTIALS_BYTES``, of equal size (each group is a
+    parallel loop, shared evenly only if no group is left short)."""
+    most = max(1, PARTIALS_BYTES // (8 * max(width, 1)))
+    groups = max(1, (nch + most - 1) // most)
+    return max(1, (nch + groups - 1) // groups)
 
 
 @jit
