@@ -541,16 +541,20 @@ def run_scaling(problems, repeat=3, extra=3, dtype="float64", counts=None):
                     time.sleep(SETTLE_SECONDS)
                     t_long[t].append(_time_fit(GaussianMixture, X, params, 1 + extra))
                     t_short[t].append(_time_fit(GaussianMixture, X, params, 1))
-        rows, one, mm_one = [], None, None
+        per_iter = {t: (min(t_long[t]) - min(t_short[t])) / extra for t in counts}
+        per_iter = {t: s if s > 0 else None for t, s in per_iter.items()}
+        # speed-up and efficiency against the first count (1 thread by default)
+        first = counts[0]
+        one = per_iter[first]
+        rows = []
         for t in counts:
-            s = (min(t_long[t]) - min(t_short[t])) / extra
-            s = s if s > 0 else None
-            one = one or s
-            mm_one = mm_one or max(mm[t])
+            s = per_iter[t]
             gf = ratio(em_flops(n, d, K) / 1e9, s) if cov == "full" else None
-            rows.append((t, s if s else NOISE, ratio(one, s), pct(one, s * t if s else None), gf,
-                         ratio(max(mm[t]), mm_one)))
-        print(f"\n{name}: {n} x {d}, K={K}, {cov}")
+            rows.append((t, s or NOISE, ratio(one, s),
+                         pct(one * first if one else None, s * t if s else None),
+                         gf, ratio(max(mm[t]), max(mm[first]))))
+        print(f"\n{name}: {n} x {d}, K={K}, {cov}" + (f" (speed-ups against {first} threads)"
+                                                       if first != 1 else ""))
         print(format_table([("threads", "d"), ("s/iter", ".4f"), ("speed-up", ".2f"),
                             ("efficiency %", ".0f"), ("GFLOP/s", ".1f"),
                             ("matmul speed-up", ".2f")], rows))
@@ -700,6 +704,17 @@ def run_scale(cases=None, target_mb=None, proba=True, threads=None):
               f"{'met' if worst <= target_mb else 'NOT met'})")
 
 
+def _positive(text):
+    """argparse type of counts that must be at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
+    return value
+
+
 def _counts(text):
     """argparse type of ``--thread-counts``: positive integers, comma-separated."""
     try:
@@ -720,8 +735,9 @@ def main(argv=None):
     parser.add_argument("--problems", nargs="+", choices=list(PROBLEMS),
                         help="standard problems (default: all; --scaling: mid; "
                         "--dtype-ratio: tall-diag)")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--extra", type=int, default=3, help="iterations in the timed difference")
+    parser.add_argument("--repeat", type=_positive, default=3)
+    parser.add_argument("--extra", type=_positive, default=3,
+                        help="iterations in the timed difference")
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     parser.add_argument("--threads", type=int, metavar="N",
                         help="run with N Numba threads and N BLAS/OpenMP threads")
@@ -742,7 +758,7 @@ def main(argv=None):
                        help="5M x 10 float64, K=16, full and diag: memory added beyond X")
     modes.add_argument("--scale", action="store_true",
                        help="all large cases: fit time, memory, predict_proba")
-    parser.add_argument("--runs", type=int, default=7, help="--startup: runs per library")
+    parser.add_argument("--runs", type=_positive, default=7, help="--startup: runs per library")
     parser.add_argument("--thread-counts", type=_counts, metavar="1,2,4,...",
                         help="--scaling: thread counts (default: 1..NUMBA_NUM_THREADS)")
     args = parser.parse_args(argv)

@@ -134,6 +134,34 @@ def test_run_scaling_thread_counts(tiny, capsys):
     bench.run_scaling(["tiny"], repeat=2, extra=1, counts=[1, 1])
     table = capsys.readouterr().out.split("-\n")[-1].splitlines()
     assert [line.split()[0] for line in table] == ["1", "1"]
+    bench.run_scaling(["tiny"], repeat=1, extra=1, counts=[1])
+    assert "speed-ups against" not in capsys.readouterr().out
+
+
+def test_run_scaling_relative_to_the_first_count(tiny, monkeypatch, capsys):
+    """Speed-up and efficiency are relative to the first count, which need
+    not be one thread: 2 threads taking 1 s and 4 taking 0.5 s is 2.00x, 100%."""
+    seconds = {2: 1.0, 4: 0.5}
+    current = {}
+
+    class Cap:
+        def __init__(self, t):
+            current["t"] = t
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(bench, "thread_cap", Cap)
+    monkeypatch.setattr(bench, "SETTLE_SECONDS", 0.0)
+    monkeypatch.setattr(bench, "_time_fit", lambda cls, X, params, it: it * seconds.get(current.get("t"), 1.0))
+    bench.run_scaling(["tiny"], repeat=1, extra=1, counts=[2, 4])
+    out = capsys.readouterr().out
+    assert "speed-ups against 2 threads" in out
+    row4 = out.split("-\n")[-1].splitlines()[1].split()
+    assert row4[:4] == ["4", "0.5000", "2.00", "100"]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -141,6 +169,9 @@ def test_run_scaling_thread_counts(tiny, capsys):
     (["--scaling", "--thread-counts", "1,x"], "not comma-separated integers"),
     (["--thread-counts", "1"], "goes with --scaling"),
     (["--scaling", "--thread-counts", "1,100000"], "at most NUMBA_NUM_THREADS"),
+    (["--repeat", "0"], "must be >= 1"),
+    (["--extra", "x"], "not an integer"),
+    (["--startup", "--runs", "-1"], "must be >= 1"),
 ])
 def test_thread_counts_errors(argv, message, capsys):
     with pytest.raises(SystemExit):
