@@ -769,6 +769,8 @@ def main(argv=None):
         if not 1 <= args.threads <= numba.config.NUMBA_NUM_THREADS:
             parser.error(f"--threads must be between 1 and NUMBA_NUM_THREADS="
                          f"{numba.config.NUMBA_NUM_THREADS} (set NUMBA_NUM_THREADS to go higher)")
+    if args.scaling and args.threads is not None:
+        parser.error("--scaling sets its own thread counts: use --thread-counts, not --threads")
     if args.thread_counts is not None:
         import numba
 

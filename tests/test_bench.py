@@ -169,6 +169,7 @@ def test_run_scaling_relative_to_the_first_count(tiny, monkeypatch, capsys):
     (["--scaling", "--thread-counts", "1,x"], "not comma-separated integers"),
     (["--thread-counts", "1"], "goes with --scaling"),
     (["--scaling", "--thread-counts", "1,100000"], "at most NUMBA_NUM_THREADS"),
+    (["--scaling", "--threads", "1"], "use --thread-counts"),
     (["--repeat", "0"], "must be >= 1"),
     (["--extra", "x"], "not an integer"),
     (["--startup", "--runs", "-1"], "must be >= 1"),
