@@ -704,17 +704,6 @@ def run_scale(cases=None, target_mb=None, proba=True, threads=None):
               f"{'met' if worst <= target_mb else 'NOT met'})")
 
 
-def _positive(text):
-    """argparse type of counts that must be at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
-    return value
-
-
 def _counts(text):
     """argparse type of ``--thread-counts``: positive integers, comma-separated."""
     try:
@@ -727,6 +716,8 @@ def _counts(text):
 
 
 def main(argv=None):
+    from fastgmm.__main__ import _positive_int  # not at the top: see the module docstring
+
     parser = argparse.ArgumentParser(
         prog="python -m fastgmm.bench",
         description=__doc__.split("\n\n")[0],
@@ -735,8 +726,8 @@ def main(argv=None):
     parser.add_argument("--problems", nargs="+", choices=list(PROBLEMS),
                         help="standard problems (default: all; --scaling: mid; "
                         "--dtype-ratio: tall-diag)")
-    parser.add_argument("--repeat", type=_positive, default=3)
-    parser.add_argument("--extra", type=_positive, default=3,
+    parser.add_argument("--repeat", type=_positive_int, default=3)
+    parser.add_argument("--extra", type=_positive_int, default=3,
                         help="iterations in the timed difference")
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     parser.add_argument("--threads", type=int, metavar="N",
@@ -758,7 +749,7 @@ def main(argv=None):
                        help="5M x 10 float64, K=16, full and diag: memory added beyond X")
     modes.add_argument("--scale", action="store_true",
                        help="all large cases: fit time, memory, predict_proba")
-    parser.add_argument("--runs", type=_positive, default=7, help="--startup: runs per library")
+    parser.add_argument("--runs", type=_positive_int, default=7, help="--startup: runs per library")
     parser.add_argument("--thread-counts", type=_counts, metavar="1,2,4,...",
                         help="--scaling: thread counts (default: 1..NUMBA_NUM_THREADS)")
     args = parser.parse_args(argv)

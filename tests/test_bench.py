@@ -171,7 +171,7 @@ def test_run_scaling_relative_to_the_first_count(tiny, monkeypatch, capsys):
     (["--scaling", "--thread-counts", "1,100000"], "at most NUMBA_NUM_THREADS"),
     (["--scaling", "--threads", "1"], "use --thread-counts"),
     (["--repeat", "0"], "must be >= 1"),
-    (["--extra", "x"], "not an integer"),
+    (["--extra", "x"], "invalid int value"),
     (["--startup", "--runs", "-1"], "must be >= 1"),
 ])
 def test_thread_counts_errors(argv, message, capsys):
