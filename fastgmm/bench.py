@@ -653,6 +653,8 @@ def run_seed_workload(ks=range(50, 201, 10), repeat=1):
     for K in ks:
         res = {}
         for lib, cls in (("fastgmm", GaussianMixture), ("sklearn", SkGM)):
+            # the previous K's sklearn fit leaves OpenBLAS workers spinning
+            time.sleep(SETTLE_SECONDS)
             for _ in range(repeat):
                 t0 = time.perf_counter()
                 gm, aic = seed_fit_aic(cls, X, K)
