@@ -2,10 +2,11 @@
 count and information criteria. The fitting itself is in ``_base``."""
 
 import math
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.mixture import GaussianMixture as _SklearnGaussianMixture
 from sklearn.utils import check_array
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseMixture
 from ._covariance import COVARIANCE_TYPES
@@ -171,7 +172,25 @@ class GaussianMixture(BaseMixture):
     array([1, 0])
     """
 
-    _parameter_constraints = dict(_SklearnGaussianMixture._parameter_constraints)
+    # scikit-learn's GaussianMixture constraints (tests compare them), written
+    # out: importing sklearn.mixture pulls in sklearn.cluster, neighbors and
+    # decomposition, 0.13 s of a 1.2 s start-up
+    _parameter_constraints = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++"})],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions({"full", "tied", "diag", "spherical"})],
+        "weights_init": ["array-like", None],
+        "means_init": ["array-like", None],
+        "precisions_init": ["array-like", None],
+    }
 
     def __init__(
         self,

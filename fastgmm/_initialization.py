@@ -245,8 +245,9 @@ def label_stats(ct, X, sw, labels, K, center, shift):
     U1 = np.zeros(ct.shape(1, d))
     const = np.zeros(1)
     means = np.ascontiguousarray(shift, dtype=np.float64)
-    nS2 = ct.kernels_for(d).S2_SIZE(1, d)
-    shared = ct.kernels_for(d).S2_SIZE(2, d) == nS2  # one S2 for all components
+    s2_size = ct.kernels_for(d).S2_SIZE.py_func  # plain arithmetic: no compiled kernel to load
+    nS2 = s2_size(1, d)
+    shared = s2_size(2, d) == nS2  # one S2 for all components
     N = np.zeros(K)
     S1 = np.zeros((K, d))
     S2 = np.zeros((1 if shared else K, nS2))
