@@ -550,27 +550,39 @@ def _scatter_upper_2x4(A, W, nb, S, base, stride):
 
 
 @jit_reduce
-def triangular_maha(U, Zt, nb, Y, mh):
-    """mh[:nb] = |Z U|^2 row by row, for upper-triangular U (d x d) and
-    Zt = Z^T (feature-major rows); ``Y`` is (4, BLOCK) scratch.
+def triangular_maha(U, c, Xt, nb, Y, mh):
+    """mh[:nb] = |c + X U|^2 row by row, for upper-triangular U (d x d), a
+    bias row c (d) and Xt = X^T (feature-major rows); ``Y`` is (4, BLOCK)
+    scratch. With c = -m U this is |(X - m) U|^2, as scikit-learn computes it
+    (X U - m U): no pass over the block to subtract m.
 
-    y_j = sum_{l <= j} U[l, j] Zt[l, :], mh = sum_j y_j^2, rows innermost.
-    Small d: one output column at a time, four input rows per load/store of
-    y. d >= 16: 4 x 4 register tiles (four outputs share each input row),
-    which halves the memory traffic per multiply-add.
+    y_j = c_j + sum_{l <= j} U[l, j] Xt[l, :], mh = sum_j y_j^2, rows
+    innermost. Small d: one output column at a time, four input rows per
+    load/store of y. d >= 16: 4 x 4 register tiles (four outputs share each
+    input row), which halves the memory traffic per multiply-add.
     """
     d = U.shape[0]
     m = mh[:nb]
     for b in range(nb):
         m[b] = 0.0
     if d >= 16:
-        _triangular_maha_tiled(U, Zt, nb, Y, m)
+        _triangular_maha_tiled(U, c, Xt, nb, Y, m)
         return
     yy = Y[0, :nb]
     for j in range(d):
-        _triangular_column(U, Zt, nb, j, yy)
+        _triangular_column(U, Xt, nb, j, yy, c[j])
         for b in range(nb):
             m[b] += yy[b] * yy[b]
+
+
+@jit
+def bias_row(U, mean, c):
+    """c = -mean U for upper-triangular U: c_j = -sum_{l <= j} mean_l U[l, j]."""
+    for j in range(U.shape[0]):
+        s = 0.0
+        for l in range(j + 1):
+            s += mean[l] * U[l, j]
+        c[j] = -s
 
 
 @jit
@@ -581,18 +593,22 @@ def _upper(U, l, j):
 
 
 @jit_reduce
-def _triangular_maha_tiled(U, Zt, nb, Y, m):
+def _triangular_maha_tiled(U, c, Zt, nb, Y, m):
     d = U.shape[0]
     y0 = Y[0, :nb]
     y1 = Y[1, :nb]
     y2 = Y[2, :nb]
     y3 = Y[3, :nb]
     for j0 in range(0, d, 4):
+        c0 = c[j0]
+        c1 = c[j0 + 1] if j0 + 1 < d else 0.0
+        c2 = c[j0 + 2] if j0 + 2 < d else 0.0
+        c3 = c[j0 + 3] if j0 + 3 < d else 0.0
         for b in range(nb):
-            y0[b] = 0.0
-            y1[b] = 0.0
-            y2[b] = 0.0
-            y3[b] = 0.0
+            y0[b] = c0
+            y1[b] = c1
+            y2[b] = c2
+            y3[b] = c3
         end = min(d, j0 + 4)  # input rows l < end reach columns j0..j0+3
         l = 0
         while l + 4 <= end:
@@ -629,10 +645,11 @@ def _triangular_maha_tiled(U, Zt, nb, Y, m):
 
 
 @jit_fma
-def _triangular_column(U, Zt, nb, j, yy):
-    """yy[:nb] = sum_{l <= j} U[l, j] Zt[l, :nb], four terms per load/store."""
+def _triangular_column(U, Zt, nb, j, yy, start):
+    """yy[:nb] = start + sum_{l <= j} U[l, j] Zt[l, :nb], four terms per
+    load/store."""
     for b in range(nb):
-        yy[b] = 0.0
+        yy[b] = start
     l = 0
     while l + 4 <= j + 1:
         u0 = U[l, j]
@@ -661,7 +678,7 @@ def triangular_rows(U, Zt, nb, Vt, y):
     d = U.shape[0]
     yy = y[:nb]
     for j in range(d):
-        _triangular_column(U, Zt, nb, j, yy)
+        _triangular_column(U, Zt, nb, j, yy, 0.0)
         vj = Vt[j, :nb]
         for b in range(nb):
             vj[b] = yy[b]

@@ -22,7 +22,7 @@ from ._common import (
     block_outputs,
     block_resp,
     block_buffers,
-    block_diff_t,
+    bias_row,
     block_diff_weighted,
     chunk_group,
     chunk_rows,
@@ -56,6 +56,7 @@ def _work(K, d, scatter):
         np.empty((4, PITCH)),  # Y: triangular_maha scratch
         np.empty(BLOCK),  # maha
         np.empty((d if scatter else 0, PITCH)),  # W = r * A
+        np.empty(d),  # bias row -m_k U_k of the log-density
     )
 
 
@@ -105,10 +106,10 @@ def _scatter_2d(x0, x1, nb, m0, m1, rk, out, K, k):
 
 @jit
 def _logprob_k(Xt, nb, means, prec, const, k, work, lp):
-    A, Y, maha = work[0], work[1], work[2]
+    Y, maha, bias = work[1], work[2], work[4]
     mh = maha[:nb]
-    block_diff_t(Xt, nb, means[k], A)
-    triangular_maha(prec[k], A, nb, Y, mh)
+    bias_row(prec[k], means[k], bias)
+    triangular_maha(prec[k], bias, Xt, nb, Y, mh)
     lk = lp[k, :nb]
     c = const[k]
     for b in range(nb):
@@ -216,12 +217,13 @@ def _task_work(nt, K, d, scatter):
         np.empty((nt, 4, PITCH)),
         np.empty((nt, BLOCK)),
         np.empty((nt, d if scatter else 0, PITCH)),
+        np.empty((nt, d)),
     )
 
 
 @jit
 def _task(works, t):
-    return (works[0][t], works[1][t], works[2][t], works[3][t])
+    return (works[0][t], works[1][t], works[2][t], works[3][t], works[4][t])
 
 
 @pjit
