@@ -32,6 +32,13 @@ def test_ratio_and_pct():
     assert bench.pct(1.0, 4.0) == 25.0 and bench.pct(None, 4.0) is None
 
 
+def test_best_timing():
+    assert bench.best_timing([0.3, 0.2]) == 0.2
+    assert bench.best_timing([-0.1, 0.4]) == 0.4  # a stalled window is not the best
+    assert bench.best_timing([None]) is None
+    assert bench.best_timing([-0.1, -0.2]) == -0.1  # both stalled: noise
+
+
 def test_format_table():
     text = bench.format_table(
         [("name", "<"), ("seconds", ".3f"), ("ratio", ".1f")],
