@@ -478,24 +478,23 @@ def run_table(problems, repeat=3, extra=3, dtype="float64", threads=None,
             X, params = make_problem(name, np.dtype(dtype))
             _time_fit(GaussianMixture, X, params, 1)  # compile for these shapes/dtype
 
-            def time_fast():
-                return per_iteration(GaussianMixture, X, params, extra=extra, repeat=repeat)
-
-            def time_daal():
-                if daal4py_python:
-                    return _daal4py_in_subprocess(daal4py_python, name, dtype, extra, repeat,
-                                                  threads)
-                return _daal4py_per_iteration(X, params, extra=extra, repeat=repeat,
-                                              threads=threads)
-
             # fastgmm and daal4py in two windows, before and after scikit-learn's
             # long run: a slow minute of a shared machine then rarely decides
             # the ratio of the two fast libraries
-            fast, daal = [time_fast()], [time_daal()]
-            sk = per_iteration(SkGM, X, params, extra=extra, repeat=repeat)
-            fast.append(time_fast())
-            if daal[0] is not None:
-                daal.append(time_daal())
+            fast, daal = [], []
+            for window in range(2):
+                fast.append(per_iteration(GaussianMixture, X, params, extra=extra,
+                                          repeat=repeat))
+                if window == 1 and daal[0] is None:
+                    pass  # daal4py is not installed: once was enough
+                elif daal4py_python:
+                    daal.append(_daal4py_in_subprocess(daal4py_python, name, dtype, extra,
+                                                       repeat, threads))
+                else:
+                    daal.append(_daal4py_per_iteration(X, params, extra=extra, repeat=repeat,
+                                                       threads=threads))
+                if window == 0:
+                    sk = per_iteration(SkGM, X, params, extra=extra, repeat=repeat)
             fast, daal = best_timing(fast), best_timing(daal)
             times = [t if t is None or t > 0 else NOISE for t in (fast, sk, daal)]
             rows.append((name, f"{n} x {d}, {K}, {cov}", *times,
