@@ -341,6 +341,14 @@ def _daal4py_in_subprocess(python, name, dtype, extra, repeat, threads=None):
         return None
 
 
+def _daal4py_timing(python, X, params, name, dtype, extra, repeat, threads):
+    """daal4py's seconds per iteration: in ``python`` when given (same data,
+    rebuilt there from ``name``), else in this process; None without it."""
+    if python:
+        return _daal4py_in_subprocess(python, name, dtype, extra, repeat, threads)
+    return _daal4py_per_iteration(X, params, extra=extra, repeat=repeat, threads=threads)
+
+
 # --------------------------------------------------------------------------
 # Peak memory of a fit, in a fresh process
 
@@ -485,14 +493,9 @@ def run_table(problems, repeat=3, extra=3, dtype="float64", threads=None,
             for window in range(2):
                 fast.append(per_iteration(GaussianMixture, X, params, extra=extra,
                                           repeat=repeat))
-                if window == 1 and daal[0] is None:
-                    pass  # daal4py is not installed: once was enough
-                elif daal4py_python:
-                    daal.append(_daal4py_in_subprocess(daal4py_python, name, dtype, extra,
-                                                       repeat, threads))
-                else:
-                    daal.append(_daal4py_per_iteration(X, params, extra=extra, repeat=repeat,
-                                                       threads=threads))
+                if window == 0 or daal[0] is not None:  # None: not installed, or not full
+                    daal.append(_daal4py_timing(daal4py_python, X, params, name, dtype, extra,
+                                                repeat, threads))
                 if window == 0:
                     sk = per_iteration(SkGM, X, params, extra=extra, repeat=repeat)
             fast, daal = best_timing(fast), best_timing(daal)

@@ -596,7 +596,7 @@ def _upper(U, l, j):
 
 
 @jit_reduce
-def _triangular_maha_tiled(U, c, Zt, nb, Y, m):
+def _triangular_maha_tiled(U, c, Xt, nb, Y, m):
     d = U.shape[0]
     y0 = Y[0, :nb]
     y1 = Y[1, :nb]
@@ -619,10 +619,10 @@ def _triangular_maha_tiled(U, c, Zt, nb, Y, m):
             u10, u11, u12, u13 = _upper(U, l + 1, j0), _upper(U, l + 1, j0 + 1), _upper(U, l + 1, j0 + 2), _upper(U, l + 1, j0 + 3)
             u20, u21, u22, u23 = _upper(U, l + 2, j0), _upper(U, l + 2, j0 + 1), _upper(U, l + 2, j0 + 2), _upper(U, l + 2, j0 + 3)
             u30, u31, u32, u33 = _upper(U, l + 3, j0), _upper(U, l + 3, j0 + 1), _upper(U, l + 3, j0 + 2), _upper(U, l + 3, j0 + 3)
-            d0 = Zt[l, :nb]
-            d1 = Zt[l + 1, :nb]
-            d2 = Zt[l + 2, :nb]
-            d3 = Zt[l + 3, :nb]
+            d0 = Xt[l, :nb]
+            d1 = Xt[l + 1, :nb]
+            d2 = Xt[l + 2, :nb]
+            d3 = Xt[l + 3, :nb]
             for b in range(nb):
                 p = d0[b]
                 q = d1[b]
@@ -635,7 +635,7 @@ def _triangular_maha_tiled(U, c, Zt, nb, Y, m):
             l += 4
         while l < end:
             u00, u01, u02, u03 = _upper(U, l, j0), _upper(U, l, j0 + 1), _upper(U, l, j0 + 2), _upper(U, l, j0 + 3)
-            d0 = Zt[l, :nb]
+            d0 = Xt[l, :nb]
             for b in range(nb):
                 p = d0[b]
                 y0[b] += u00 * p
