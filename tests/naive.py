@@ -94,9 +94,21 @@ def sklearn_mstep(X, resp, reg_covar, cov_type, weight_norm=None):
     return weights, means, cov
 
 
-def products_finite(Xt, nb, means):
-    """Every |x| of the block and every |m| at most 2^510."""
-    return bool(np.all(np.abs(Xt[:, :nb]) <= 2.0**510) and np.all(np.abs(means) <= 2.0**510))
+def rows_bounded(Xt, nb):
+    """Every |x| of the block at most 2^509."""
+    return bool(np.all(np.abs(Xt[:, :nb]) <= 2.0**509))
+
+
+def near_center(means, U, center, limit):
+    """(delta, near) of the full kernels' ``_prepare``: delta = m - c; near
+    when delta = 0, or U has a positive diagonal and |||U|^T |delta|||^2 <=
+    limit; never when some |c_j| or |m_j| is beyond 2^509 or NaN."""
+    delta = means - center
+    q = np.einsum("klj,kl->kj", np.abs(U), np.abs(delta)) ** 2
+    definite = np.all(np.diagonal(U, axis1=1, axis2=2) > 0, axis=1)
+    bounded = np.all(np.abs(means) <= 2.0**509, axis=1) & np.all(np.abs(center) <= 2.0**509)
+    zero = np.all(delta == 0, axis=1)
+    return delta, bounded & (zero | (definite & (q.sum(axis=1) <= limit)))
 
 
 def scatter(X, r, m):

@@ -6,6 +6,7 @@ import pytest
 from fastgmm._config import CHUNK_SIZE
 from fastgmm._covariance import COVARIANCE_TYPES
 from fastgmm._kernels import kmeans as kk
+from fastgmm._kernels._common import split_stats
 from fastgmm._stats import kernel_args, Params
 
 from . import naive
@@ -272,33 +273,73 @@ def test_block_diff_weighted(rng):
     assert np.all(S1[:2] == 1.0) and np.all(S1[2 + d :] == 1.0)
 
 
-def test_products_finite(rng):
-    from fastgmm._kernels._common import PITCH, products_finite
+def test_rows_bounded_and_shift_block(rng):
+    from fastgmm._kernels._common import PITCH, rows_bounded, shift_block
 
-    d, K, nb = 5, 3, 100
+    d, nb = 5, 100
     Xt = np.zeros((d, PITCH))
     Xt[:, :nb] = rng.normal(size=(d, nb))
-    means = rng.normal(size=(K, d))
-    cases = [(Xt, means)]
-    for value in (2.0**510, -(2.0**510), np.nextafter(2.0**510, np.inf), 1e200, -1e300):
-        big_x = Xt.copy()
-        big_x[3, nb - 1] = value
-        big_m = means.copy()
-        big_m[2, 4] = value
-        cases += [(big_x, means), (Xt, big_m)]
+    cases = [Xt]
+    for value in (2.0**509, -(2.0**509), np.nextafter(2.0**509, np.inf), 1e200, -1e300, np.nan):
+        big = Xt.copy()
+        big[3, nb - 1] = value
+        cases.append(big)
     tail = Xt.copy()
     tail[0, nb] = 1e300  # beyond the block's rows: not looked at
-    cases.append((tail, means))
-    for X_, m_ in cases:
-        assert products_finite(X_, nb, m_) == naive.products_finite(X_, nb, m_)
-    assert products_finite(tail, nb, means)
+    cases.append(tail)
+    for X_ in cases:
+        assert rows_bounded(X_, nb) == naive.rows_bounded(X_, nb)
+    assert rows_bounded(tail, nb)
+    center = rng.normal(size=d)
+    Xs = np.full((d, PITCH), 7.0)
+    shift_block(Xt, nb, center, Xs)
+    np.testing.assert_array_equal(Xs[:, :nb], Xt[:, :nb] - center[:, None])
+    assert np.all(Xs[:, nb:] == 7.0)
+    inplace = Xt.copy()
+    shift_block(inplace, nb, center, inplace)
+    want = np.where(np.arange(PITCH) < nb, Xt - center[:, None], Xt)
+    np.testing.assert_array_equal(inplace, want)
+
+
+def test_full_prepare_near_center(rng):
+    """Which components the unrolled scatter sums around the shared centre:
+    the NumPy twin's choice, on random models and the edge cases (zero
+    shift with an all-zero U, as the initial statistics pass; a zero or
+    NaN diagonal; shifts beyond 2^510; a distance at the limit)."""
+    from fastgmm._kernels import full
+
+    d, K = 4, 6
+    weights, means, covs, U = random_params(rng, K, d, "full")
+    center = rng.normal(size=d)
+    means = means * rng.uniform(0, 60, size=(K, 1))
+    cases = [(means, U, center), (np.broadcast_to(center, (K, d)).copy(), np.zeros_like(U), center)]
+    cases.append((means, np.zeros_like(U), center))
+    odd_U = U.copy()
+    odd_U[1, 2, 2] = 0.0
+    odd_U[2, 0, 0] = np.nan
+    cases.append((means, odd_U, center))
+    far = means.copy()
+    far[3, 1] = 2.0**510
+    far[4, 0] = np.nan
+    cases.append((far, U, center))
+    cases.append((means, U, np.where(np.arange(d) == 2, 2.0**510, center)))
+    for m, U_, c in cases:
+        delta, near = full._prepare(m, U_, c)
+        want_delta, want_near = naive.near_center(m, U_, c, full.NEAR_LIMIT)
+        np.testing.assert_array_equal(delta, want_delta)
+        np.testing.assert_array_equal(near, want_near)
+    # a single feature: the bound is |u| |delta|, near up to sqrt(NEAR_LIMIT)
+    one = np.ones((1, 1, 1))
+    for dist, want in ((100.0, True), (np.nextafter(100.0, 200.0), False)):
+        assert full._prepare(np.array([[dist]]), one, np.zeros(1))[1][0] == want
 
 
 @pytest.mark.parametrize("d", UNROLLED_DIMS)
-def test_unrolled_scatter_with_and_without_stored_deviations(rng, d):
-    """The unrolled scatter takes x - m in registers when ``products_finite``
-    holds, else from deviations stored with 0 in the rows of zero
-    responsibility: the same sums, bit for bit, and the NumPy twin's."""
+def test_unrolled_scatter_around_the_centre_or_the_means(rng, d):
+    """The unrolled scatter sums a component's rows around the shared centre
+    (``shifted``, near) or around its mean (deviations stored with 0 in the
+    rows of zero responsibility): the same sums to rounding, and the NumPy
+    twin's. Data far from the origin (1e3): the centre must remove it."""
     from fastgmm._kernels import full, full_small
     from fastgmm._kernels._common import PITCH
 
@@ -307,22 +348,61 @@ def test_unrolled_scatter_with_and_without_stored_deviations(rng, d):
     Xt = np.zeros((d, PITCH))
     Xt[:, :nb] = rng.normal(size=(d, nb)) * 3 + 1e3
     means = rng.normal(size=(K, d)) + 1e3
+    center = means.mean(axis=0)
+    U = np.broadcast_to(np.eye(d) / 3, (K, d, d)).copy()
+    aux = full._prepare(means, U, center)
+    assert aux[1].all()
     r = np.zeros((K, PITCH))
     r[:, :nb] = rng.uniform(size=(K, nb))
     r[:, 3:nb:7] = 0.0
     outs = []
-    for safe in (True, False):
+    for shifted in (True, False):
+        work = full._work(K, d, True)
+        Xs = Xt - center[:, None]
         out = np.zeros(K + K * d + K * d * d)
         for k in range(K):
-            scatter_k(Xt, nb, means, r, k, full._work(K, d, True), out, safe)
+            scatter_k(Xt, Xs, nb, means, r, k, work, out, shifted, aux)
         outs.append(out)
-    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-11, atol=1e-10)
+    for out in outs:
+        for k in range(K):
+            N, S1, S2 = naive.scatter(Xt[:, :nb].T, r[k, :nb], means[k])
+            np.testing.assert_allclose(out[k], N, rtol=1e-13)
+            np.testing.assert_allclose(out[K + k * d : K + (k + 1) * d], S1, rtol=1e-11, atol=1e-10)
+            got = out[K + K * d + k * d * d : K + K * d + (k + 1) * d * d].reshape(d, d)
+            np.testing.assert_allclose(np.triu(got), S2, rtol=1e-11, atol=1e-10)
+
+
+@pytest.mark.parametrize("d", [3, 10])
+def test_unrolled_stats_of_far_tight_components(rng, d):
+    """Tight components far from the mixture's centre in their own units
+    (sd 1e-3 at 1e3, next to wide ones at 0 that pull the centre there) are
+    summed around their means, the wide ones around the centre: every
+    component's moments keep their relative precision (sums of the tight
+    ones around the centre would lose about 1e12 eps of it)."""
+    from fastgmm._kernels import full
+
+    ct = COVARIANCE_TYPES["full"]
+    K, n = 4, 3000
+    means = np.zeros((K, d))
+    means[2:] = 1e3 + rng.normal(size=(2, d))
+    sd = np.array([1e3, 2e3, 1e-3, 2e-3])
+    U = np.stack([np.eye(d) / s for s in sd])
+    covs = np.stack([np.eye(d) * s**2 for s in sd])
+    weights = np.array([0.45, 0.45, 0.05, 0.05])
+    labels = rng.choice(K, size=n, p=weights)
+    X = means[labels] + rng.normal(size=(n, d)) * sd[labels, None]
+    m, Uk, const, center = kernel_args(ct, Params(weights, means, covs, U))
+    assert list(full._prepare(m, Uk, center)[1]) == [True, True, False, False]
+    got = ct.kernels_for(d).stats(X, np.empty(0), np.empty((0, 0)), m, Uk, const, center)
+    want = naive.stats(X, None, None, weights, means, U, center, "full")
+    N, S1, S2, _ = split_stats(got, K, d)
+    wN, wS1, wS2, _ = split_stats(want, K, d)
+    np.testing.assert_allclose(N, wN, rtol=1e-12)
+    S2, wS2 = np.triu(S2.reshape(K, d, d)), np.triu(wS2.reshape(K, d, d))
     for k in range(K):
-        N, S1, S2 = naive.scatter(Xt[:, :nb].T, r[k, :nb], means[k])
-        np.testing.assert_allclose(outs[0][k], N, rtol=1e-13)
-        np.testing.assert_allclose(outs[0][K + k * d : K + (k + 1) * d], S1, rtol=1e-11, atol=1e-11)
-        got = outs[0][K + K * d + k * d * d : K + K * d + (k + 1) * d * d].reshape(d, d)
-        np.testing.assert_allclose(np.triu(got), S2, rtol=1e-11, atol=1e-11)
+        np.testing.assert_allclose(S1[k], wS1[k], rtol=0, atol=1e-10 * sd[k] * wN[k])
+        np.testing.assert_allclose(S2[k], wS2[k], rtol=0, atol=1e-10 * sd[k] ** 2 * wN[k])
 
 
 # --- k-means kernels --------------------------------------------------------

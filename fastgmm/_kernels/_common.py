@@ -717,32 +717,59 @@ def block_diff_weighted(Xt, nb, mean, r, Dt, Wt, S1, at):
         S1[at + l] += s
 
 
-#: |x|, |m| <= 2^510 bound |x - m| by 2^511 and a product of two deviations
-#: by 2^1022: finite, whatever order a reassociated product is taken in
-_PRODUCT_SAFE = 2.0**510
+#: |x|, |c| <= 2^509 bound |x - c| by 2^510 and a product of two such
+#: deviations by 2^1020: finite, whatever order a reassociated product
+#: r (z_j z_l) is taken in, so 0 where r is 0
+SHIFT_SAFE = 2.0**509
 
 
 @jit_reduce
-def _n_beyond(A, nb, bound):
-    """Number of entries of ``A[:, :nb]`` with |a| > bound (vectorised)."""
-    c = 0.0
-    for j in range(A.shape[0]):
-        aj = A[j, :nb]
+def rows_bounded(Xt, nb):
+    """Every |x| of the block's rows at most ``SHIFT_SAFE`` (NaN is not)."""
+    beyond = 0.0
+    for j in range(Xt.shape[0]):
+        xt = Xt[j, :nb]
         for b in range(nb):
-            c += 1.0 if abs(aj[b]) > bound else 0.0
-    return c
+            beyond += 0.0 if abs(xt[b]) <= SHIFT_SAFE else 1.0
+    return beyond == 0.0
 
 
 @jit
-def products_finite(Xt, nb, means):
-    """True when every product of two deviations x_j - m_kj of the block's
-    rows from the means is finite (|x|, |m| <= 2^510): a reassociated
-    r (z_j z_l) is then 0 where r is 0, and scatter loops may take
-    deviations in registers without zeroing the rows of zero
-    responsibility first (``block_diff_live``)."""
-    if _n_beyond(means, means.shape[1], _PRODUCT_SAFE) != 0.0:
-        return False
-    return _n_beyond(Xt, nb, _PRODUCT_SAFE) == 0.0
+def shift_block(Xt, nb, center, Xs):
+    """Xs[:, :nb] = Xt[:, :nb] - c (Xs may be Xt)."""
+    for j in range(center.shape[0]):
+        c = center[j]
+        xt = Xt[j, :nb]
+        xs = Xs[j, :nb]
+        for b in range(nb):
+            xs[b] = xt[b] - c
+
+
+@jit
+def add_block_stats(acc, delta, near, out, K, k):
+    """Adds one component's sums of a block, ``acc`` = [n, s1 (d), s2 (d x d,
+    upper)], to the statistics vector ``out`` (N, S1, S2 flat). Sums taken
+    around c (``near``) move to m_k = c + delta:
+    sum r (x - m) = s1 - n delta, and
+    sum r (x - m)_j (x - m)_l = s2_jl - delta_j (s1_l - n delta_l) - s1_j delta_l."""
+    d = delta.shape[0]
+    n = acc[0]
+    out[k] += n
+    at1 = K + k * d
+    at2 = K + K * d + k * d * d
+    if not near:
+        for j in range(d):
+            out[at1 + j] += acc[1 + j]
+        for j in range(d):
+            for l in range(j, d):
+                out[at2 + j * d + l] += acc[1 + d + j * d + l]
+        return
+    for j in range(d):
+        out[at1 + j] += acc[1 + j] - n * delta[j]
+    for j in range(d):
+        for l in range(j, d):
+            s1m = acc[1 + l] - n * delta[l]
+            out[at2 + j * d + l] += acc[1 + d + j * d + l] - delta[j] * s1m - acc[1 + j] * delta[l]
 
 
 @jit

@@ -4,9 +4,11 @@ The generic block functions of :mod:`full` loop over features at run time, so
 every partial result of the triangular product and of the scatter goes
 through L1 between loops. For a known d, the per-component functions below are
 generated as straight-line code inside one loop over the rows of a block: the
-deviations z = x - m_k, the triangular products y = U_k^T z and the scatter
-sums stay in registers for each vector of rows (d = 10, 16 components, 100k
-rows, one thread: log-densities 9.3 -> 3.9 ms, scatter 6.1 -> 3.4 ms).
+triangular products y = U_k^T x - U_k^T m_k and the scatter sums stay in
+registers for each vector of rows (d = 10, 16 components, 100k rows, one
+thread: log-densities 9.3 -> 3.9 ms, scatter 6.1 -> 3.4 ms). The scatter
+reads deviations from the block's x - c, shared by the components near the
+centre c (see :mod:`full`), and adds each block's sums once.
 
 ``kernels_for(d)`` returns the kernels of :mod:`full` (``stats``,
 ``score_rows``, ``S2_SIZE``) built for d: the module's drivers and block loops
@@ -32,9 +34,17 @@ MAX_D = 16
 #: (d = 10: groups of 8 / 12 / 20 / 28 / 55 sums: 4.1 / 3.8 / 3.4 / 3.9 / 4.3 ms)
 SCATTER_GROUP = 24
 
-#: the functions of :mod:`full` that reach ``_logprob_k`` or ``_scatter_k``,
-#: callees first
-_CLONED = ("_block_logprob", "_block_scatter", "_chunk", "stats", "_score_chunk", "score_rows")
+#: the functions of :mod:`full` that reach ``_logprob_k``, ``_scatter_k`` or
+#: ``_SCATTER_SHIFTED``, callees first
+_CLONED = (
+    "_block_logprob",
+    "_shift",
+    "_block_scatter",
+    "_chunk",
+    "stats",
+    "_score_chunk",
+    "score_rows",
+)
 
 
 def logprob_source(d):
@@ -59,29 +69,29 @@ def logprob_source(d):
 
 
 def scatter_source(d, group=SCATTER_GROUP):
-    """``_scatter_k`` for d features: adds N_k, S1_k and the upper S2_k of a
-    block to ``out``, ``group`` sums per sweep over the rows."""
+    """``_scatter_k`` for d features: a block's N_k, S1_k and upper S2_k,
+    ``group`` sums per sweep over the rows, into ``work[6]``, then added to
+    ``out`` by ``add_block_stats``. The sweeps read deviations from memory:
+    the block's x - c (``Xs``), shared by the components near c
+    (``_prepare``), or x - m_k stored for the others with 0 in the rows where
+    r = 0 (their sums are reassociated, (r z_j) z_l may become r (z_j z_l),
+    and 0 * inf must stay 0)."""
     sums = [("n",)] + [("s1", j) for j in range(d)]
     sums += [("s2", j, l) for j in range(d) for l in range(j, d)]
     out = [
-        "def _scatter_k(Xt, nb, means, r, k, work, out, safe):",
-        "    K = means.shape[0]",
+        "def _scatter_k(Xt, Xs, nb, means, r, k, work, out, shifted, aux):",
         "    rk = r[k, :nb]",
         "    if not nonzero(rk):",
         "        return",
-        # the sweeps take z = x - m_k in registers, from the block's rows;
-        # their sums are reassociated, (r z_j) z_l may become r (z_j z_l),
-        # and 0 * inf (a product beyond float range, from a row this
-        # component does not reach) must stay 0: unless every such product
-        # is finite, z is first stored with 0 in the rows where r = 0
-        "    if safe:",
-        "        A = Xt",
+        "    near = shifted and aux[1][k]",
+        "    if near:",
+        "        A = Xs",
         "    else:",
         "        A = work[0]",
         "        block_diff_live(Xt, nb, means[k], rk, A)",
+        "    acc = work[6]",
     ]
     out += [f"    a{j} = A[{j}, :nb]" for j in range(d)]
-    out += [f"    m{j} = means[k, {j}] if safe else 0.0" for j in range(d)]
     n_groups = -(-len(sums) // group)
     for g in range(n_groups):  # equal sweeps: no short last one
         part = sums[g * len(sums) // n_groups : (g + 1) * len(sums) // n_groups]
@@ -90,13 +100,14 @@ def scatter_source(d, group=SCATTER_GROUP):
         names = [_sum_name(s) for s in part]
         out += [f"    {v} = 0.0" for v in names]
         out += ["    for b in range(nb):", "        rb = rk[b]"]
-        out += [f"        z{j} = a{j}[b] - m{j}" for j in zs]
+        out += [f"        z{j} = a{j}[b]" for j in zs]
         out += [f"        w{j} = rb * z{j}" for j in ws]
         for s, v in zip(part, names):
             term = "rb" if s[0] == "n" else f"w{s[1]}" if s[0] == "s1" else f"w{s[1]} * z{s[2]}"
             out.append(f"        {v} += {term}")
         for s, v in zip(part, names):
-            out.append(f"    out[{_sum_index(s, d)}] += {v}")
+            out.append(f"    acc[{_sum_index(s, d)}] = {v}")
+    out.append("    add_block_stats(acc, aux[0][k], near, out, means.shape[0], k)")
     return "\n".join(out) + "\n"
 
 
@@ -105,12 +116,12 @@ def _sum_name(s):
 
 
 def _sum_index(s, d):
-    """Position of a statistic in the flat vector [N (K), S1 (K*d), S2 (K*d*d)]."""
+    """Position of a sum in a component's block sums [n, s1 (d), s2 (d x d)]."""
     if s[0] == "n":
-        return "k"
+        return 0
     if s[0] == "s1":
-        return f"K + k * {d} + {s[1]}"
-    return f"K + K * {d} + k * {d * d} + {s[1] * d + s[2]}"
+        return 1 + s[1]
+    return 1 + d + s[1] * d + s[2]
 
 
 def _compile(source, name, tag, decorate, namespace):
@@ -138,7 +149,12 @@ def kernels_for(d):
 
 @functools.lru_cache(maxsize=None)
 def _build(d):
-    env = dict(vars(full), block_diff_live=_common.block_diff_live, _SCATTER_USES_SAFE=True)
+    env = dict(
+        vars(full),
+        block_diff_live=_common.block_diff_live,
+        add_block_stats=_common.add_block_stats,
+        _SCATTER_SHIFTED=True,
+    )
     sources = (logprob_source(d), scatter_source(d))
     # the digest of the generated text, of this file and of the fast-math
     # setting in the cached drivers' names: the disk cache checks only
