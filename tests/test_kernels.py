@@ -273,8 +273,8 @@ def test_block_diff_weighted(rng):
     assert np.all(S1[:2] == 1.0) and np.all(S1[2 + d :] == 1.0)
 
 
-def test_rows_bounded_and_shift_block(rng):
-    from fastgmm._kernels._common import PITCH, rows_bounded, shift_block
+def test_rows_bounded_and_block_diff_t(rng):
+    from fastgmm._kernels._common import PITCH, block_diff_t, rows_bounded
 
     d, nb = 5, 100
     Xt = np.zeros((d, PITCH))
@@ -292,11 +292,11 @@ def test_rows_bounded_and_shift_block(rng):
     assert rows_bounded(tail, nb)
     center = rng.normal(size=d)
     Xs = np.full((d, PITCH), 7.0)
-    shift_block(Xt, nb, center, Xs)
+    block_diff_t(Xt, nb, center, Xs)
     np.testing.assert_array_equal(Xs[:, :nb], Xt[:, :nb] - center[:, None])
     assert np.all(Xs[:, nb:] == 7.0)
     inplace = Xt.copy()
-    shift_block(inplace, nb, center, inplace)
+    block_diff_t(inplace, nb, center, inplace)
     want = np.where(np.arange(PITCH) < nb, Xt - center[:, None], Xt)
     np.testing.assert_array_equal(inplace, want)
 

@@ -689,6 +689,7 @@ def triangular_rows(U, Zt, nb, Vt, y):
 
 @jit
 def block_diff_t(Xt, nb, mean, Dt):
+    """Dt[:, :nb] = Xt[:, :nb] - mean (Dt may be Xt)."""
     for l in range(mean.shape[0]):
         m = mean[l]
         xt = Xt[l, :nb]
@@ -732,17 +733,6 @@ def rows_bounded(Xt, nb):
         for b in range(nb):
             beyond += 0.0 if abs(xt[b]) <= SHIFT_SAFE else 1.0
     return beyond == 0.0
-
-
-@jit
-def shift_block(Xt, nb, center, Xs):
-    """Xs[:, :nb] = Xt[:, :nb] - c (Xs may be Xt)."""
-    for j in range(center.shape[0]):
-        c = center[j]
-        xt = Xt[j, :nb]
-        xs = Xs[j, :nb]
-        for b in range(nb):
-            xs[b] = xt[b] - c
 
 
 @jit

@@ -30,6 +30,7 @@ from ._common import (
     block_resp,
     block_buffers,
     bias_row,
+    block_diff_t,
     block_diff_weighted,
     chunk_group,
     chunk_rows,
@@ -39,7 +40,6 @@ from ._common import (
     nonzero,
     rows_bounded,
     scatter_upper,
-    shift_block,
     task_range,
     n_tasks,
     total,
@@ -209,7 +209,7 @@ def _shift(Xt, nb, center, aux, work):
         return Xs, False
     if np.all(near):
         Xs = Xt
-    shift_block(Xt, nb, center, Xs)
+    block_diff_t(Xt, nb, center, Xs)
     return Xs, True
 
 
