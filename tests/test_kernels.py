@@ -306,9 +306,10 @@ def test_full_prepare_near_center(rng):
     the NumPy twin's choice, on random models and the edge cases (zero
     shift with an all-zero U, as the initial statistics pass; a zero or
     NaN diagonal; shifts beyond 2^510; a distance at the limit)."""
-    from fastgmm._kernels import full
+    from fastgmm._kernels import full, full_small
 
     d, K = 4, 6
+    prepare = full_small._build(d).prepare
     weights, means, covs, U = random_params(rng, K, d, "full")
     center = rng.normal(size=d)
     means = means * rng.uniform(0, 60, size=(K, 1))
@@ -324,14 +325,16 @@ def test_full_prepare_near_center(rng):
     cases.append((far, U, center))
     cases.append((means, U, np.where(np.arange(d) == 2, 2.0**510, center)))
     for m, U_, c in cases:
-        delta, near = full._prepare(m, U_, c)
+        delta, near = prepare(m, U_, c)
         want_delta, want_near = naive.near_center(m, U_, c, full.NEAR_LIMIT)
         np.testing.assert_array_equal(delta, want_delta)
         np.testing.assert_array_equal(near, want_near)
-    # a single feature: the bound is |u| |delta|, near up to sqrt(NEAR_LIMIT)
-    one = np.ones((1, 1, 1))
+    # one unit direction: the bound is |u| |delta|, near up to sqrt(NEAR_LIMIT)
+    U3 = np.eye(3)[None]
     for dist, want in ((100.0, True), (np.nextafter(100.0, 200.0), False)):
-        assert full._prepare(np.array([[dist]]), one, np.zeros(1))[1][0] == want
+        assert full_small._build(3).prepare(np.array([[dist, 0, 0]]), U3, np.zeros(3))[1][0] == want
+    # the generic kernels (d = 2, d >= 17) do not sum around c: nothing to prepare
+    assert full._prepare(means, U, center)[1].shape == (0,)
 
 
 @pytest.mark.parametrize("d", UNROLLED_DIMS)
@@ -350,7 +353,7 @@ def test_unrolled_scatter_around_the_centre_or_the_means(rng, d):
     means = rng.normal(size=(K, d)) + 1e3
     center = means.mean(axis=0)
     U = np.broadcast_to(np.eye(d) / 3, (K, d, d)).copy()
-    aux = full._prepare(means, U, center)
+    aux = full_small._build(d).prepare(means, U, center)
     assert aux[1].all()
     r = np.zeros((K, PITCH))
     r[:, :nb] = rng.uniform(size=(K, nb))
@@ -380,7 +383,7 @@ def test_unrolled_stats_of_far_tight_components(rng, d):
     summed around their means, the wide ones around the centre: every
     component's moments keep their relative precision (sums of the tight
     ones around the centre would lose about 1e12 eps of it)."""
-    from fastgmm._kernels import full
+    from fastgmm._kernels import full_small
 
     ct = COVARIANCE_TYPES["full"]
     K, n = 4, 3000
@@ -393,7 +396,7 @@ def test_unrolled_stats_of_far_tight_components(rng, d):
     labels = rng.choice(K, size=n, p=weights)
     X = means[labels] + rng.normal(size=(n, d)) * sd[labels, None]
     m, Uk, const, center = kernel_args(ct, Params(weights, means, covs, U))
-    assert list(full._prepare(m, Uk, center)[1]) == [True, True, False, False]
+    assert list(full_small._build(d).prepare(m, Uk, center)[1]) == [True, True, False, False]
     got = ct.kernels_for(d).stats(X, np.empty(0), np.empty((0, 0)), m, Uk, const, center)
     want = naive.stats(X, None, None, weights, means, U, center, "full")
     N, S1, S2, _ = split_stats(got, K, d)

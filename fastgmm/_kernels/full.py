@@ -52,6 +52,13 @@ def S2_SIZE(K, d):
     return K * d * d
 
 
+#: whether ``_scatter_k`` sums the components near c around c (reading its
+#: ``shifted`` argument): the unrolled kernels of :mod:`full_small` do (their
+#: clones see True); the generic one does not, and a compile-time False spares
+#: its blocks the ``_shift`` passes
+_SCATTER_SHIFTED = False
+
+
 #: bound on the whitened distance |U_k^T (c - m_k)|^2 (taken with absolute
 #: values, below) of the shared centre c from a component's mean for its
 #: rows to be summed around c: sums around c carry rounding errors of about
@@ -69,6 +76,8 @@ def _prepare(means, prec, center):
     undercut); never unless every |c_j|, |m_kj| <= ``SHIFT_SAFE`` (finite
     products)."""
     K, d = means.shape
+    if not _SCATTER_SHIFTED:  # the generic kernels do not read it
+        return np.empty((0, d)), np.zeros(0, dtype=np.bool_)
     delta = np.empty((K, d))
     near = np.zeros(K, dtype=np.bool_)
     c_bounded = True
@@ -171,13 +180,6 @@ def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
         return
     for k in range(K):
         _logprob_k(Xt, nb, means, prec, const, k, work, lp)
-
-
-#: whether ``_scatter_k`` sums the components near c around c (reading its
-#: ``shifted`` argument): the unrolled kernels of :mod:`full_small` do (their
-#: clones see True); the generic one does not, and a compile-time False spares
-#: its blocks the ``_shift`` passes
-_SCATTER_SHIFTED = False
 
 
 @jit

@@ -37,6 +37,7 @@ SCATTER_GROUP = 24
 #: the functions of :mod:`full` that reach ``_logprob_k``, ``_scatter_k`` or
 #: ``_SCATTER_SHIFTED``, callees first
 _CLONED = (
+    "_prepare",
     "_block_logprob",
     "_shift",
     "_block_scatter",
@@ -172,4 +173,5 @@ def _build(d):
         S2_SIZE=full.S2_SIZE,
         n_features=d,
         scatter_k=env["_scatter_k"],  # for the tests
+        prepare=env["_prepare"],
     )
