@@ -343,7 +343,7 @@ def test_unrolled_scatter_around_the_centre_or_the_means(rng, d):
     (``shifted``, near) or around its mean (deviations stored with 0 in the
     rows of zero responsibility): the same sums to rounding, and the NumPy
     twin's. Data far from the origin (1e3): the centre must remove it."""
-    from fastgmm._kernels import full, full_small
+    from fastgmm._kernels import full_small
     from fastgmm._kernels._common import PITCH
 
     K, nb = 3, 201
@@ -360,7 +360,7 @@ def test_unrolled_scatter_around_the_centre_or_the_means(rng, d):
     r[:, 3:nb:7] = 0.0
     outs = []
     for shifted in (True, False):
-        work = full._work(K, d, True)
+        work = full_small._build(d).work(K, d, True)
         Xs = Xt - center[:, None]
         out = np.zeros(K + K * d + K * d * d)
         for k in range(K):

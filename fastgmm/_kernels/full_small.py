@@ -38,6 +38,8 @@ SCATTER_GROUP = 24
 #: ``_SCATTER_SHIFTED``, callees first
 _CLONED = (
     "_prepare",
+    "_work",
+    "_task_work",
     "_block_logprob",
     "_shift",
     "_block_scatter",
@@ -174,4 +176,5 @@ def _build(d):
         n_features=d,
         scatter_k=env["_scatter_k"],  # for the tests
         prepare=env["_prepare"],
+        work=env["_work"],
     )
