@@ -23,6 +23,7 @@ import os
 import types
 
 import numba
+from numba.extending import register_jitable
 
 
 def _flag(name, default):
@@ -56,6 +57,7 @@ BALANCE_MIN_ROWS = 1024
 BLOCK = 256
 
 
+@register_jitable  # a plain function in Python, callable from the kernels
 def chunk_size(n):
     """Rows per chunk for data of n rows: ``CHUNK_SIZE``; for fewer than
     ``BALANCE_CHUNKS * CHUNK_SIZE`` rows the whole number of blocks that makes
@@ -70,9 +72,31 @@ def chunk_size(n):
     return min(CHUNK_SIZE, max(BLOCK, c))
 
 
+#: Chunk counts of at least this many are rounded up to a multiple of it (at
+#: most one chunk per block), and every chunk count shares the rows out in
+#: whole blocks as evenly as possible: threads take equal runs of chunks, so
+#: 1, 2, 4, 8 or 16 threads get equal work. (123 chunks of 4,096 rows, mid's
+#: 500k, gave 16 threads 8 chunks at most against 7.7 on average; 56 chunks
+#: of 1,792 rows, wide's 100k, gave them 4 against 3.5.)
+CHUNK_MULTIPLE = 16
+
+
+@register_jitable
 def n_chunks(n):
     """Number of chunks of data of n rows."""
-    return -(-n // chunk_size(n))
+    c = -(-n // chunk_size(n))
+    if c >= CHUNK_MULTIPLE:
+        c = min(-(-n // BLOCK), -(-c // CHUNK_MULTIPLE) * CHUNK_MULTIPLE)
+    return c
+
+
+def chunk_rows(c, n):
+    """Rows [lo, hi) of chunk c of data of n rows: blocks
+    [c B / m, (c + 1) B / m) of the B = ceil(n / BLOCK) blocks, m = n_chunks(n),
+    the last block ragged. (Compiled as ``_kernels._common.chunk_rows``.)"""
+    m = n_chunks(n)
+    blocks = -(-n // BLOCK)
+    return c * blocks // m * BLOCK, min(n, (c + 1) * blocks // m * BLOCK)
 
 
 #: Parallel tasks of the full kernels' component-parallel passes (few rows,

@@ -194,3 +194,33 @@ def test_every_mode_is_documented():
         assert flag in bench.__doc__
     with pytest.raises(SystemExit):
         bench.main(["--startup", "--memory"])  # modes are mutually exclusive
+
+
+def test_run_ceiling_output(tiny, capsys):
+    import numba
+
+    from fastgmm import bench_ceiling
+
+    counts = sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)})
+    bench_ceiling.run_ceiling("tiny", counts, sweeps=1, scale=0.01)
+    out = capsys.readouterr().out
+    assert "ceiling: tiny" in out and "sweep 1" in out
+    rows = [line for line in out.splitlines() if line.strip().startswith("threads")]
+    assert len(rows) == len(counts)
+    for name in ("busy", "fma", "matmul", "stats", "iter"):
+        assert f"{name} " in rows[0]
+    assert "x 1.00" in rows[0]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--thread-counts", "0"], "must be >= 1"),
+    (["--thread-counts", "100000"], "at most NUMBA_NUM_THREADS"),
+    (["--sweeps", "0"], "must be >= 1"),
+    (["--problem", "nope"], "invalid choice"),
+])
+def test_ceiling_argument_errors(argv, message, capsys):
+    from fastgmm import bench_ceiling
+
+    with pytest.raises(SystemExit):
+        bench_ceiling.main(argv)
+    assert message in capsys.readouterr().err

@@ -605,14 +605,54 @@ def test_chunk_sizes_properties():
             assert cfg.n_chunks(n) >= min(52, n // cfg.BALANCE_MIN_ROWS)
 
 
+@pytest.mark.parametrize("n, count, rows", [
+    (1, 1, {1}), (257, 2, {256, 1}), (5000, 10, {512, 392}), (65_536, 64, {1024}),
+    (100_000, 64, {1536, 1792, 1696}), (500_000, 128, {3840, 4096, 3872}),
+    (1_000_000, 256, {3840, 4096, 3904}),
+])
+def test_chunk_rows(n, count, rows):
+    """Chunks of whole blocks, as even as the blocks allow, in a count that
+    is a multiple of 16 from 16 chunks on: mid's 500k rows in 128 chunks
+    (16 threads: 8 each) instead of 123 of 4,096 rows (8 or 7)."""
+    from fastgmm import _config
+    from fastgmm._kernels import _common
+
+    assert _config.n_chunks(n) == _common.n_chunks(n) == count
+    got = [_config.chunk_rows(c, n) for c in range(count)]
+    assert got == [_common.chunk_rows(c, n) for c in range(count)]
+    assert {hi - lo for lo, hi in got} == rows
+
+
+def test_chunk_rows_properties():
+    from fastgmm import _config as cfg
+
+    for n in np.unique(np.geomspace(1, 3_000_000, 300).astype(int)):
+        m = cfg.n_chunks(n)
+        blocks = -(-n // cfg.BLOCK)
+        assert 1 <= m <= blocks
+        if m >= cfg.CHUNK_MULTIPLE:
+            assert m % cfg.CHUNK_MULTIPLE == 0 or m == blocks
+            assert m < -(-n // cfg.chunk_size(n)) + cfg.CHUNK_MULTIPLE
+        else:
+            assert m == -(-n // cfg.chunk_size(n))
+        rows = [cfg.chunk_rows(c, n) for c in range(m)]
+        assert rows[0][0] == 0 and rows[-1][1] == n
+        assert all(a[1] == b[0] and a[1] % cfg.BLOCK == 0 for a, b in zip(rows, rows[1:]))
+        sizes = [-(-(hi - lo) // cfg.BLOCK) for lo, hi in rows]  # blocks per chunk
+        assert max(sizes) - min(sizes) <= 1 and max(sizes) * cfg.BLOCK <= cfg.CHUNK_SIZE
+
+
 @pytest.mark.parametrize("nch, width", [
-    (0, 10), (1, 10), (56, 81_635), (16, 344_603), (123, 1779), (1221, 1779), (7, 10**8),
+    (0, 10), (1, 10), (56, 81_635), (64, 81_635), (16, 344_603), (123, 1779),
+    (1221, 1779), (7, 10**8), (128, 65_536), (20, 2**20 // 8 * 3 // 2),
 ])
 def test_chunk_groups_are_equal_and_bounded(nch, width):
     """Partials held at once stay under PARTIALS_BYTES (or are one chunk's),
-    in the fewest groups, the last short of the others by fewer chunks than
-    there are groups (56 chunks of wide's partials: 28 + 28, not 38 + 18)."""
-    from fastgmm._config import PARTIALS_BYTES
+    in the fewest groups: groups of a multiple of 16 chunks where that fits
+    (128 chunks of which 48 fit: 48 + 48 + 32, not 43 + 43 + 42), else the
+    last short of the others by fewer chunks than there are groups (56
+    chunks of wide's old partials: 28 + 28, not 38 + 18)."""
+    from fastgmm._config import CHUNK_MULTIPLE, PARTIALS_BYTES
     from fastgmm._kernels._common import chunk_group
 
     g = chunk_group(nch, width)
@@ -621,5 +661,7 @@ def test_chunk_groups_are_equal_and_bounded(nch, width):
     groups = -(-nch // g)
     fewest = -(-nch // max(1, PARTIALS_BYTES // (8 * width)))
     assert groups == fewest
-    if groups > 1:
+    if groups > 1 and g % CHUNK_MULTIPLE:
         assert g - groups < nch - (groups - 1) * g <= g
+    if (nch, width) == (128, 65_536):
+        assert g == 48

@@ -1,8 +1,8 @@
 """Helpers shared by the per-covariance-type kernels.
 
 Summation-order rule: every reduction over rows is done per chunk of rows
-(``chunk_size(n)``: ``CHUNK_SIZE`` rows, fewer for small data, a function of
-n only) and the chunk partials are added in chunk order by a plain loop, so
+(``chunk_rows(c, n)``: whole blocks of about ``CHUNK_SIZE`` rows, fewer
+for small data, a function of n only) and the chunk partials are added in chunk order by a plain loop, so
 results never depend on the number of threads.
 """
 
@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .. import _config
-from .._config import BLOCK, PARTIALS_BYTES, jit, jit_contract, jit_fma, jit_reduce
+from .._config import BLOCK, CHUNK_MULTIPLE, PARTIALS_BYTES, jit, jit_contract, jit_fma, jit_reduce
 from ._bits import as_float, as_int
 
 #: row stride of (rows, BLOCK) scratch: a 2 KiB stride would put every row
@@ -26,12 +26,7 @@ _EXP_MIN = -708.0  # exp(x) is taken as 0 below (exp(-708) = 3.3e-308)
 
 
 chunk_size = jit(_config.chunk_size)
-
-
-@jit
-def n_chunks(n):
-    c = chunk_size(n)
-    return (n + c - 1) // c
+n_chunks = jit(_config.n_chunks)
 
 
 @jit
@@ -52,17 +47,17 @@ def task_range(t, nt, K):
 def chunk_group(nch, width):
     """Chunks whose partials (``width`` float64 each) are held at once: the
     fewest groups under ``PARTIALS_BYTES``, of equal size (each group is a
-    parallel loop, shared evenly only if no group is left short)."""
+    parallel loop, shared evenly only if no group is left short), rounded up
+    to a multiple of ``CHUNK_MULTIPLE`` where that still fits (equal shares
+    for 16 threads in every group but the last)."""
     most = max(1, PARTIALS_BYTES // (8 * max(width, 1)))
     groups = max(1, (nch + most - 1) // most)
-    return max(1, (nch + groups - 1) // groups)
+    g = max(1, (nch + groups - 1) // groups)
+    whole = -(-g // CHUNK_MULTIPLE) * CHUNK_MULTIPLE
+    return max(1, min(nch, whole)) if whole <= most else g
 
 
-@jit
-def chunk_rows(c, n):
-    size = chunk_size(n)
-    lo = c * size
-    return lo, min(n, lo + size)
+chunk_rows = jit(_config.chunk_rows)
 
 
 @jit
