@@ -1,9 +1,9 @@
 """Helpers shared by the per-covariance-type kernels.
 
 Summation-order rule: every reduction over rows is done per chunk of rows
-(``chunk_rows(c, n)``: whole blocks of about ``CHUNK_SIZE`` rows, fewer
-for small data, a function of n only) and the chunk partials are added in chunk order by a plain loop, so
-results never depend on the number of threads.
+(``chunk_rows(c, n)``: whole blocks of about ``CHUNK_SIZE`` rows, fewer for
+small data, a function of n only) and the chunk partials are added in chunk
+order by a plain loop, so results never depend on the number of threads.
 """
 
 import math
