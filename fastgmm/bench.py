@@ -13,9 +13,9 @@ median as stated in the output):
 ``python -m fastgmm.bench --scaling [--problems mid] [--thread-counts 1,2,4,8,16]``
     fastgmm's seconds per iteration with 1..NUMBA_NUM_THREADS threads (or the
     given counts, measured round-robin), speed-up, and numpy's matmul speed-up
-    at the same counts for reference. What the machine's cores allow other
-    kinds of work, next to fastgmm's pass and iteration:
-    ``python -m fastgmm.bench_ceiling`` (its own docstring).
+    at the same counts for reference. For the speed-ups the machine's cores
+    give other kinds of work, next to fastgmm's pass and iteration, see
+    ``python -m fastgmm.bench_ceiling``.
 ``python -m fastgmm.bench --dtype-ratio [--problems tall-diag]``
     fastgmm's seconds per iteration on float64 and float32 data, and the ratio.
 ``python -m fastgmm.bench --startup [--runs 7]``

@@ -117,7 +117,8 @@ def run_ceiling(problem="mid", counts=(1, 2, 4, 8, 16), sweeps=2, scale=1.0):
                                                 repeat=max(1, calls // 2))
             first = first or row
             print(f"  threads {t:2d}  " + "  ".join(
-                f"{name} {s * 1e3:8.2f} x{first[name] / s:5.2f}" if s > 0 else f"{name} -"
+                f"{name} {s * 1e3:8.2f} x{first[name] / s:5.2f}" if min(s, first[name]) > 0
+                else f"{name} -"  # a noisy difference of two fits (iter)
                 for name, s in row.items()), flush=True)
 
 
