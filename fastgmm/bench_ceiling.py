@@ -69,21 +69,12 @@ def _kernels():
     return busy, fma
 
 
-def _best(fn, k):
-    times = []
-    for _ in range(k):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def run_ceiling(problem="mid", counts=(1, 2, 4, 8, 16), sweeps=2, scale=1.0):
     """Print one table per sweep; ``scale`` shrinks the reference loops and the
     number of calls (tests)."""
     from fastgmm import GaussianMixture
     from fastgmm._stats import estep_stats, no_weights
-    from fastgmm.bench import make_problem, per_iteration, thread_cap
+    from fastgmm.bench import _timed, make_problem, per_iteration, thread_cap
 
     busy, fma = _kernels()
     X, params = make_problem(problem)
@@ -110,7 +101,7 @@ def run_ceiling(problem="mid", counts=(1, 2, 4, 8, 16), sweeps=2, scale=1.0):
         for t in counts:
             with thread_cap(t):
                 time.sleep(0.3)  # let the previous count's BLAS threads go to sleep
-                row = {name: _best(fn, k) for name, (fn, k) in work.items()}
+                row = {name: min(_timed(fn) for _ in range(k)) for name, (fn, k) in work.items()}
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     row["iter"] = per_iteration(GaussianMixture, X, params, extra=6,
