@@ -101,3 +101,47 @@ def test_fastmath_opt_in_keeps_exp_and_log_accurate():
     )
     exp_err, log_err = map(float, out.split())
     assert exp_err < 1e-15 and log_err < 1e-15
+
+
+_WIDE = '"prefer-vector-width"="512"'
+
+#: compiles full._scatter_2d (marked) alone, without the disk cache (Numba
+#: does not show the code of cached functions), and prints: the name the
+#: drivers compile under, whether the attribute is in its IR, whether its
+#: machine code uses 512-bit registers, whether the CPU has AVX-512, the sums
+_SCATTER_2D = (
+    "import numpy as np, llvmlite.binding as ll; from fastgmm._kernels import full; "
+    "rng = np.random.default_rng(0); x0, x1, r = rng.normal(size=(3, 256)); "
+    "out = np.zeros(3 * 2 + 4 * 2); "
+    "full._scatter_2d(x0, x1, 256, 0.5, -0.5, np.abs(r), out, 2, 1); "
+    "f = full._scatter_2d; sig = f.signatures[0]; "
+    "print(full.stats.py_func.__qualname__, "
+    f"{_WIDE!r} in f.inspect_llvm(sig), 'zmm' in f.inspect_asm(sig), "
+    "'+avx512f' in ll.get_host_cpu_features().flatten(), repr(out.tolist()))"
+)
+
+
+def test_marked_kernels_prefer_wide_vectors():
+    from fastgmm import _config
+
+    def twice(x):
+        _config.prefer_wide_vectors()
+        return 2 * x
+
+    kernel = _config.jit(twice, cache=False)
+    assert kernel(np.float64(2.0)) == 4.0
+    assert _WIDE in kernel.inspect_llvm(kernel.signatures[0])
+    name, wide, zmm, avx512, _ = _python(_SCATTER_2D, FASTGMM_CACHE="0").split(" ", 4)
+    assert name == "stats" and wide == "True"
+    assert zmm == avx512  # 512-bit vectors exactly where the CPU has them
+
+
+def test_wide_vectors_opt_out_and_its_own_cache_entries():
+    # what the intrinsic emits is not part of Numba's cache key: the opt-out
+    # (and FASTGMM_FASTMATH) compile under names of their own
+    name, wide, zmm, _, sums = _python(_SCATTER_2D, FASTGMM_CACHE="0", FASTGMM_WIDE_VECTORS="0").split(" ", 4)
+    assert name == "stats__narrow" and wide == "False" and zmm == "False"
+    sums_default = _python(_SCATTER_2D, FASTGMM_CACHE="0").split(" ", 4)[4]
+    np.testing.assert_allclose(eval(sums), eval(sums_default), rtol=1e-13)
+    name = _python(_SCATTER_2D, FASTGMM_CACHE="0", FASTGMM_FASTMATH="1").split(" ", 1)[0]
+    assert name == "stats__fastmath"

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .. import _config
-from .._config import BLOCK, CHUNK_MULTIPLE, PARTIALS_BYTES, jit, jit_contract, jit_fma, jit_reduce
+from .._config import BLOCK, CHUNK_MULTIPLE, PARTIALS_BYTES, jit, jit_contract, jit_fma, jit_reduce, prefer_wide_vectors
 from ._bits import as_float, as_int
 
 #: row stride of (rows, BLOCK) scratch: a 2 KiB stride would put every row
@@ -243,6 +243,7 @@ def block_resp(lp, nb, sw, i0, r, mx, ssum, lse, T):
     component at -inf, or overflowed parameters) gets zero responsibilities
     and keeps its non-finite log-likelihood.
     """
+    prefer_wide_vectors()
     K = lp.shape[0]
     m = mx[:nb]
     s = ssum[:nb]
@@ -592,6 +593,7 @@ def _upper(U, l, j):
 
 @jit_reduce
 def _triangular_maha_tiled(U, c, Xt, nb, Y, m):
+    prefer_wide_vectors()
     d = U.shape[0]
     y0 = Y[0, :nb]
     y1 = Y[1, :nb]

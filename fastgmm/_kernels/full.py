@@ -21,7 +21,7 @@ component (mid, one thread, statistics from given responsibilities:
 import numpy as np
 from numba import prange
 
-from .._config import jit, jit_fma, jit_reduce, pjit
+from .._config import jit, jit_fma, jit_reduce, pjit, prefer_wide_vectors
 from ._common import (
     BLOCK,
     PITCH,
@@ -121,6 +121,7 @@ def _work(K, d, scatter):
 @jit_fma
 def _logprob_2d(x0, x1, nb, means, prec, const, lp):
     """d = 2, every component in one register-resident loop per component."""
+    prefer_wide_vectors()
     for k in range(means.shape[0]):
         m0 = means[k, 0]
         m1 = means[k, 1]
@@ -140,6 +141,7 @@ def _logprob_2d(x0, x1, nb, means, prec, const, lp):
 @jit_reduce
 def _scatter_2d(x0, x1, nb, m0, m1, rk, out, K, k):
     """d = 2: the six sums of one component in one loop, into ``out``."""
+    prefer_wide_vectors()
     n = s0 = s1 = s00 = s01 = s11 = 0.0
     for b in range(nb):
         r = rk[b]

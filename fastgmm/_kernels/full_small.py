@@ -56,7 +56,7 @@ def logprob_source(d):
     scikit-learn computes it: no subtraction per row and feature, d = 10:
     logprob 6.1 -> 5.2 ms per 100k rows and 16 components), each y_j squared
     and summed as soon as it is complete (fewer live registers)."""
-    out = ["def _logprob_k(Xt, nb, means, prec, const, k, work, lp):"]
+    out = ["def _logprob_k(Xt, nb, means, prec, const, k, work, lp):", "    prefer_wide_vectors()"]
     out += [f"    m{j} = means[k, {j}]" for j in range(d)]
     out += [f"    u{l}_{j} = prec[k, {l}, {j}]" for j in range(d) for l in range(j + 1)]
     out += [f"    c{j} = -(" + " + ".join(f"u{l}_{j} * m{l}" for l in range(j + 1)) + ")" for j in range(d)]
@@ -83,6 +83,7 @@ def scatter_source(d, group=SCATTER_GROUP):
     sums += [("s2", j, l) for j in range(d) for l in range(j, d)]
     out = [
         "def _scatter_k(Xt, Xs, nb, means, r, k, work, out, shifted, aux):",
+        "    prefer_wide_vectors()",
         "    rk = r[k, :nb]",
         "    if not nonzero(rk):",
         "        return",
@@ -156,14 +157,15 @@ def _build(d):
         vars(full),
         block_diff_live=_common.block_diff_live,
         add_block_stats=_common.add_block_stats,
+        prefer_wide_vectors=_config.prefer_wide_vectors,
         _SCATTER_SHIFTED=True,
     )
     sources = (logprob_source(d), scatter_source(d))
-    # the digest of the generated text, of this file and of the fast-math
-    # setting in the cached drivers' names: the disk cache checks only
-    # full.py, so new generated code must not find old entries
+    # the digest of the generated text, of this file and of the code
+    # generation settings in the cached drivers' names: the disk cache checks
+    # only full.py, so new generated code must not find old entries
     with open(__file__, "rb") as f:
-        salt = f.read() + repr(_config.FASTMATH).encode()
+        salt = f.read() + _config.CODEGEN_TAG.encode()
     tag = hashlib.sha1("".join(sources).encode() + salt).hexdigest()[:8]
     env["_logprob_k"] = _compile(sources[0], "_logprob_k", tag, _config.jit_fma, env)
     env["_scatter_k"] = _compile(sources[1], "_scatter_k", tag, _config.jit_reduce, env)
