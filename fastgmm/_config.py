@@ -138,9 +138,10 @@ def prefer_wide_vectors(typingctx):
     "prefer-vector-width" function attribute, as clang's
     ``-mprefer-vector-width=512``). No effect on other CPUs, or under
     ``FASTGMM_WIDE_VECTORS=0``. Only in kernels that measure faster (one
-    statistics pass, 2 threads, wide/narrow: mid 0.84, small-2d 0.87, wide
-    0.91; tall-diag's memory-bound loops 1.01, d = 50's 4 x 4 scatter tiles
-    and deviation passes 1.10)."""
+    statistics pass, 2 threads, against 256 bits: mid 0.84, small-2d 0.87,
+    wide 0.91; with scratch on cache lines, ``_common.aligned_empty``: mid
+    0.77, small-2d 0.89, wide 0.87; tall-diag's memory-bound loops 1.01,
+    d = 50's 4 x 4 scatter tiles and deviation passes 1.10)."""
 
     def codegen(context, builder, signature, args):
         if WIDE_VECTORS:

@@ -665,3 +665,23 @@ def test_chunk_groups_are_equal_and_bounded(nch, width):
         assert g - groups < nch - (groups - 1) * g <= g
     if (nch, width) == (128, 65_536):
         assert g == 48
+
+
+def test_scratch_starts_on_cache_lines():
+    """512-bit loads from scratch 32 bytes into a cache line span two lines:
+    every row of the drivers' scratch starts on a 64-byte line."""
+    from fastgmm._kernels import _common, full
+
+    for rows, cols in [(1, 1), (3, 5), (0, _common.PITCH), (10, _common.PITCH)]:
+        for _ in range(20):  # successive allocations land at various offsets
+            a = _common.aligned_empty(rows, cols)
+            assert a.shape == (rows, cols) and a.flags.c_contiguous
+            assert a.ctypes.data % _common.LINE == 0
+    assert _common.PITCH * 8 % _common.LINE == 0
+    K, d = 3, 10
+    buffers = _common.block_buffers(K, d) + full._work(K, d, True)[:4]
+    for buf in buffers:
+        rows = buf.reshape(-1, buf.shape[-1])
+        assert all(row.ctypes.data % _common.LINE == 0 for row in rows)
+    for buf in full._task_work(4, K, d, True)[:4]:
+        assert buf.ctypes.data % _common.LINE == 0

@@ -27,6 +27,7 @@ from ._common import (
     PITCH,
     SHIFT_SAFE,
     add_into,
+    aligned_empty,
     block_outputs,
     block_resp,
     block_buffers,
@@ -108,12 +109,12 @@ def _work(K, d, scatter):
     e = d if scatter else 0
     u = e if _SCATTER_SHIFTED else 0  # used by the unrolled kernels only
     return (
-        np.empty((d, PITCH)),  # A: x - m_k, feature-major
-        np.empty((4, PITCH)),  # Y: triangular_maha scratch
-        np.empty(BLOCK),  # maha
-        np.empty((e, PITCH)),  # W = r * A
+        aligned_empty(d, PITCH),  # A: x - m_k, feature-major
+        aligned_empty(4, PITCH),  # Y: triangular_maha scratch
+        aligned_empty(1, BLOCK)[0],  # maha
+        aligned_empty(e, PITCH),  # W = r * A
         np.empty(d),  # bias row -m_k U_k of the log-density
-        np.empty((u, PITCH)),  # x - c, when some components are not near c
+        aligned_empty(u, PITCH),  # x - c, when some components are not near c
         np.empty(1 + u + u * u),  # a block's sums of one component
     )
 
@@ -294,12 +295,12 @@ def _task_work(nt, K, d, scatter):
     e = d if scatter else 0
     u = e if _SCATTER_SHIFTED else 0
     return (
-        np.empty((nt, d, PITCH)),
-        np.empty((nt, 4, PITCH)),
-        np.empty((nt, BLOCK)),
-        np.empty((nt, e, PITCH)),
+        aligned_empty(nt * d, PITCH).reshape((nt, d, PITCH)),
+        aligned_empty(nt * 4, PITCH).reshape((nt, 4, PITCH)),
+        aligned_empty(nt, BLOCK),
+        aligned_empty(nt * e, PITCH).reshape((nt, e, PITCH)),
         np.empty((nt, d)),
-        np.empty((u, PITCH)),
+        aligned_empty(u, PITCH),
         np.empty((nt, 1 + u + u * u)),
     )
 
