@@ -161,11 +161,12 @@ def _build(d):
         _SCATTER_SHIFTED=True,
     )
     sources = (logprob_source(d), scatter_source(d))
-    # the digest of the generated text, of this file and of the code
-    # generation settings in the cached drivers' names: the disk cache checks
-    # only full.py, so new generated code must not find old entries
+    # the digest of the generated text and of this file in the cached
+    # drivers' names: the disk cache checks only full.py, so new generated
+    # code must not find old entries (_config's decorators add the code
+    # generation settings to every name)
     with open(__file__, "rb") as f:
-        salt = f.read() + _config.CODEGEN_TAG.encode()
+        salt = f.read()
     tag = hashlib.sha1("".join(sources).encode() + salt).hexdigest()[:8]
     env["_logprob_k"] = _compile(sources[0], "_logprob_k", tag, _config.jit_fma, env)
     env["_scatter_k"] = _compile(sources[1], "_scatter_k", tag, _config.jit_reduce, env)
