@@ -118,7 +118,10 @@ def test_single_point_init_float32_is_accurate(cov_type, init_params):
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_n_init_keeps_the_best_and_consumes_rng_like_sklearn(cov_type):
     # overlapping data and few iterations: restarts end at distinct bounds
-    rng = np.random.RandomState(3)
+    # (the best two at least 1e-4 apart for every type; with RandomState(3),
+    # two restarts of 'full' reached one optimum under permuted labels, and
+    # the last bits of each CPU's sums picked the labelling)
+    rng = np.random.RandomState(5)
     X = rng.normal(size=(400, 2)) * [3, 1]
     params = dict(n_components=5, covariance_type=cov_type, random_state=0, max_iter=4, tol=0)
     ours, theirs = fit_both(X, n_init=4, **params)
