@@ -1,4 +1,5 @@
-"""Full-covariance kernels unrolled for a fixed number of features, 3 to 16.
+"""Full-covariance kernels unrolled for a fixed number of features, 3 to 16,
+and for 2 features full's own loops in a clone of their own.
 
 The generic block functions of :mod:`full` loop over features at run time, so
 every partial result of the triangular product and of the scatter goes
