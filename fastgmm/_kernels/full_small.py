@@ -1,5 +1,4 @@
-"""Full-covariance kernels unrolled for a fixed number of features, 3 to 16,
-and for 2 features full's own loops in a clone of their own.
+"""Full-covariance kernels unrolled for a fixed number of features, 3 to 16.
 
 The generic block functions of :mod:`full` loop over features at run time, so
 every partial result of the triangular product and of the scatter goes
@@ -16,11 +15,12 @@ centre c (see :mod:`full`), and adds each block's sums once.
 are cloned with the generated ``_logprob_k`` and ``_scatter_k`` as globals
 (Numba binds a function's globals when it compiles it), under their own
 names (``stats__d10_<digest of the generated code>``...), so each d is compiled only when first used and
-cached on disk like the generic kernels. Each clone compiles only its own
-d's loops: the branches that :mod:`full` takes at run time for another d
-call empty stubs there (d = 2: the generic triangular product and scatter,
-empty Numba cache, 1,000 x 2, fit + score: 28-30 -> 20.5-23 s; 3..16: the
-d = 2 loops). Outside 2..16 it returns :mod:`full`.
+cached on disk like the generic kernels. The clones do not compile
+:mod:`full`'s d = 2 loops, which its drivers reach for d = 2 only: they call
+empty stubs there. Outside 3..16 it returns :mod:`full`, whose kernels for
+d = 2 also serve d = 1 and d > 16 (a clone for d = 2 without the generic
+loops compiled 2-D data's first fit 25% faster, empty cache, but a process
+fitting 2-D and wider data then compiled both: not done).
 """
 
 import functools
@@ -150,8 +150,8 @@ _lock = threading.Lock()
 
 def kernels_for(d):
     """The kernels of :mod:`full` for data of d features (see the module
-    docstring); :mod:`full` itself when d is outside 2..16."""
-    if not 2 <= d <= MAX_D:
+    docstring); :mod:`full` itself when d is outside 3..16."""
+    if not MIN_D <= d <= MAX_D:
         return full
     with _lock:  # two threads' first fits at one d build it once
         return _build(d)
@@ -175,14 +175,10 @@ def _build(d):
         block_diff_live=_common.block_diff_live,
         add_block_stats=_common.add_block_stats,
         prefer_wide_vectors=_config.prefer_wide_vectors,
-        _SCATTER_SHIFTED=d > 2,
+        _SCATTER_SHIFTED=True,
     )
-    if d == 2:  # full's own 2-D loops; the per-component kernels are never reached
-        sources = (stub_source("_logprob_k"), stub_source("_scatter_k"))
-        stubs = ()
-    else:
-        sources = (logprob_source(d), scatter_source(d))
-        stubs = tuple(stub_source(name) for name in _TWO_D)
+    sources = (logprob_source(d), scatter_source(d))
+    stubs = tuple(stub_source(name) for name in _TWO_D)
     # the digest of the generated text and of this file in the cached
     # drivers' names: the disk cache checks only full.py, so new generated
     # code must not find old entries (_config's decorators add the code
