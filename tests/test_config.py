@@ -66,7 +66,7 @@ def test_quiet_fallback_without_writable_cache(monkeypatch):
 
 
 def test_warmup_compiles_everything():
-    # 2 features: the kernels each type runs on them (full: a clone of its own)
+    # the kernels each type runs on warmup's 2 features
     out = _python(
         "import fastgmm; from fastgmm._kernels import kmeans; "
         "from fastgmm._covariance import COVARIANCE_TYPES as C; "

@@ -15,17 +15,11 @@ centre c (see :mod:`full`), and adds each block's sums once.
 are cloned with the generated ``_logprob_k`` and ``_scatter_k`` as globals
 (Numba binds a function's globals when it compiles it), under their own
 names (``stats__d10_<digest of the generated code>``...), so each d is compiled only when first used and
-cached on disk like the generic kernels. The clones do not compile
-:mod:`full`'s d = 2 loops, which its drivers reach for d = 2 only: they call
-empty stubs there. Outside 3..16 it returns :mod:`full`, whose kernels for
-d = 2 also serve d = 1 and d > 16 (a clone for d = 2 without the generic
-loops compiled 2-D data's first fit 25% faster, empty cache, but a process
-fitting 2-D and wider data then compiled both: not done).
+cached on disk like the generic kernels. Outside 3..16 it returns :mod:`full`.
 """
 
 import functools
 import hashlib
-import inspect
 import threading
 import types
 
@@ -157,17 +151,6 @@ def kernels_for(d):
         return _build(d)
 
 
-def stub_source(name):
-    """An empty function with the parameters of :mod:`full`'s ``name``: what
-    a clone calls in the branches that :mod:`full` takes for another d."""
-    params = ", ".join(inspect.signature(getattr(full, name).py_func).parameters)
-    return f"def {name}({params}):\n    pass\n"
-
-
-#: the functions of :mod:`full` for d = 2 only, stubbed in the other clones
-_TWO_D = ("_logprob_2d", "_scatter_2d")
-
-
 @functools.lru_cache(maxsize=None)
 def _build(d):
     env = dict(
@@ -178,18 +161,15 @@ def _build(d):
         _SCATTER_SHIFTED=True,
     )
     sources = (logprob_source(d), scatter_source(d))
-    stubs = tuple(stub_source(name) for name in _TWO_D)
     # the digest of the generated text and of this file in the cached
     # drivers' names: the disk cache checks only full.py, so new generated
     # code must not find old entries (_config's decorators add the code
     # generation settings to every name)
     with open(__file__, "rb") as f:
         salt = f.read()
-    tag = hashlib.sha1("".join(sources + stubs).encode() + salt).hexdigest()[:8]
+    tag = hashlib.sha1("".join(sources).encode() + salt).hexdigest()[:8]
     env["_logprob_k"] = _compile(sources[0], "_logprob_k", tag, _config.jit_fma, env)
     env["_scatter_k"] = _compile(sources[1], "_scatter_k", tag, _config.jit_reduce, env)
-    for name, source in zip(_TWO_D, stubs):
-        env[name] = _compile(source, name, tag, _config.jit, env)
     for name in _CLONED:
         env[name] = _config.rejit(getattr(full, name), env, f"__d{d}_{tag}")
     return types.SimpleNamespace(
