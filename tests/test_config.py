@@ -7,6 +7,7 @@ import sys
 import llvmlite.binding as ll
 import numba
 import numpy as np
+import pytest
 
 
 def _python(code, **env):
@@ -63,6 +64,38 @@ def test_quiet_fallback_without_writable_cache(monkeypatch):
 
     kernel = _config.jit(twice)
     assert kernel(np.float64(2.0)) == 4.0
+
+
+def test_small_fits_compile_no_chunk_function_on_its_own():
+    # calls too small for threads run the serial twins, which inline their
+    # chunk functions (pjit's inline_serial); the thin block wrappers are
+    # inlined everywhere (jit_inline): none of them is compiled by itself
+    out = _python(
+        "import numpy as np, fastgmm; "
+        "from fastgmm._kernels import full, tied, diag, spherical, kmeans; "
+        "X = np.random.default_rng(0).normal(size=(300, 2)); "
+        "[fastgmm.GaussianMixture(2, covariance_type=c, random_state=0).fit(X).score(X) "
+        "for c in ('full', 'tied', 'diag', 'spherical')]; "
+        "types = (full, tied, diag, spherical); "
+        "alone = [f for m in types for f in (m._chunk, m._score_chunk, m._block_logprob, "
+        "m._block_scatter, m._finish, m._work)] + [kmeans._min_chunk, kmeans._pots_chunk, "
+        "kmeans._lloyd_chunk, kmeans._block, full._scatter_k, full._logprob_k]; "
+        "twins = [f for m in types for f in (m.stats.serial, m.score_rows.serial)] + "
+        "[kmeans.plusplus_steps.serial, kmeans.lloyd_step.serial]; "
+        "print(sum(len(f.signatures) for f in alone), min(len(f.signatures) for f in twins))",
+        FASTGMM_CACHE="0",
+    )
+    assert out.split() == ["0", "1"]
+
+
+def test_inline_serial_names_globals_the_driver_reads():
+    from fastgmm import _config
+
+    def driver(x):
+        return x
+
+    with pytest.raises(ValueError, match="reads no global"):
+        _config.pjit(driver, inline_serial=("_chunk",))
 
 
 def test_warmup_compiles_everything():

@@ -10,6 +10,7 @@ import pytest
 
 from fastgmm import GaussianMixture
 from fastgmm._config import CHUNK_SIZE
+from fastgmm._threading import parallel_always
 
 from .conftest import COV_TYPES
 
@@ -17,6 +18,15 @@ from .conftest import COV_TYPES
 #: rows of the warm-up fits: two chunks, so the parallel drivers compile there
 #: (data of one chunk run the serial twins) and not inside the traced call
 WARM = 2 * CHUNK_SIZE
+
+
+def _warm_fit(gm, X):
+    """Compile, outside the traced call, the kernels a fit runs: the serial
+    twins (small calls) and, forced, every parallel driver (some run only
+    on more work than WARM rows hold; compiling them is not the fit's memory)."""
+    gm.fit(X[:WARM])
+    with parallel_always():
+        gm.fit(X[:WARM])
 
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 @pytest.mark.parametrize("init_params", ["kmeans", "random", "k-means++", "random_from_data"])
@@ -27,7 +37,7 @@ def test_fit_allocates_no_n_by_k_array(cov_type, init_params):
                          max_iter=3, random_state=0, reg_covar=1e-3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        gm.fit(X[:WARM])  # compile outside the traced fit (parallel drivers too)
+        _warm_fit(gm, X)
         tracemalloc.start()
         gm.fit(X)
         _, peak = tracemalloc.get_traced_memory()

@@ -12,7 +12,7 @@ S2_kj = sum r_ik (x_ij - m_kj)^2 (flat, K*d).
 import numpy as np
 from numba import prange
 
-from .._config import jit, jit_fma, jit_reduce, pjit
+from .._config import jit, jit_fma, jit_inline, jit_reduce, pjit
 from ._common import (
     BLOCK,
     add_into,
@@ -21,6 +21,7 @@ from ._common import (
     block_buffers,
     chunk_group,
     chunk_rows,
+    copy_into,
     given_resp,
     load_block,
     n_chunks,
@@ -30,7 +31,7 @@ from ._common import (
 )
 
 
-@jit
+@jit_inline
 def S2_SIZE(K, d):
     return K * d
 
@@ -40,7 +41,7 @@ def _prepare(means, prec, center):
     return np.empty((0, 0))
 
 
-@jit
+@jit_inline
 def _work(K, d, scatter):
     ks = K if scatter else 0
     return (
@@ -80,7 +81,7 @@ def _maha(Xt, nb, mean, prec, mh):
         j += 1
 
 
-@jit
+@jit_inline
 def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
     K, d = means.shape
     mh = work[0][:nb]
@@ -92,7 +93,7 @@ def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
             lk[b] = c - 0.5 * mh[b]
 
 
-@jit
+@jit_inline
 def _block_scatter(X, Xt, i0, nb, means, center, r, work):
     K, d = means.shape
     N, S1, S2 = work[1], work[2], work[3]
@@ -148,11 +149,11 @@ def _moments4(r, Xt, j, mean, nb, S1, S2, at):
     S2[at + 3] += q3
 
 
-@jit
+@jit_inline
 def _finish(K, d, work, out):
-    out[:K] = work[1]
-    out[K : K + K * d] = work[2]
-    out[K + K * d : K + 2 * K * d] = work[3]
+    copy_into(out, 0, work[1])
+    copy_into(out, K, work[2])
+    copy_into(out, K + K * d, work[3])
 
 
 # --- drivers: the same text in every covariance module. Numba binds the block
@@ -182,7 +183,7 @@ def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     out[n - 1] = T[2]
 
 
-@pjit
+@pjit(inline_serial=("_chunk",))
 def stats(X, sw, R, means, prec, const, center):
     n = X.shape[0]
     K, d = means.shape
@@ -217,7 +218,7 @@ def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
         block_outputs(lp, r, i0, nb, lse, lpn, resp, labels)
 
 
-@pjit
+@pjit(inline_serial=("_score_chunk",))
 def score_rows(X, means, prec, const, center, lpn, resp, labels):
     aux = _prepare(means, prec, center)
     for c in prange(n_chunks(X.shape[0])):

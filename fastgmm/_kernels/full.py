@@ -21,7 +21,7 @@ component (mid, one thread, statistics from given responsibilities:
 import numpy as np
 from numba import prange
 
-from .._config import jit, jit_fma, jit_reduce, pjit, prefer_wide_vectors
+from .._config import jit, jit_fma, jit_inline, jit_reduce, pjit, prefer_wide_vectors
 from ._common import (
     BLOCK,
     PITCH,
@@ -49,7 +49,7 @@ from ._common import (
 )
 
 
-@jit
+@jit_inline
 def S2_SIZE(K, d):
     return K * d * d
 
@@ -104,7 +104,7 @@ def _prepare(means, prec, center):
     return delta, near
 
 
-@jit
+@jit_inline
 def _work(K, d, scatter):
     e = d if scatter else 0
     u = e if _SCATTER_SHIFTED else 0  # used by the unrolled kernels only
@@ -165,7 +165,7 @@ def _scatter_2d(x0, x1, nb, m0, m1, rk, out, K, k):
     out[base + 3] += s11
 
 
-@jit
+@jit_inline
 def _logprob_k(Xt, nb, means, prec, const, k, work, lp):
     Y, maha, bias = work[1], work[2], work[4]
     mh = maha[:nb]
@@ -177,7 +177,7 @@ def _logprob_k(Xt, nb, means, prec, const, k, work, lp):
         lk[b] = c - 0.5 * mh[b]
 
 
-@jit
+@jit_inline
 def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
     K, d = means.shape
     if d == 2:
@@ -187,7 +187,7 @@ def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
         _logprob_k(Xt, nb, means, prec, const, k, work, lp)
 
 
-@jit
+@jit_inline
 def _scatter_k(Xt, Xs, nb, means, r, k, work, out, shifted, aux):
     """Adds component k's N_k, S1_k and upper S2_k of a block to ``out``,
     d >= 3 (d = 2: ``_block_scatter``). ``shifted``: ``Xs`` holds the
@@ -220,7 +220,7 @@ def _shift(Xt, nb, center, aux, work):
     return Xs, True
 
 
-@jit
+@jit_inline
 def _block_scatter(X, Xt, i0, nb, means, center, aux, r, work, out):
     """Adds the block's N_k, S1_k and upper S2_k to ``out`` (the chunk's
     statistics vector): S2_k += sum_b r_kb z_b z_b^T, z_b = x_b - m_k.
@@ -239,7 +239,7 @@ def _block_scatter(X, Xt, i0, nb, means, center, aux, r, work, out):
         _scatter_k(Xt, Xs, nb, means, r, k, work, out, shifted, aux)
 
 
-@jit
+@jit_inline
 def _finish(K, d, work, out):
     """Zeros the entries below the diagonals that the scatter's tiles wrote."""
     for k in range(K):
@@ -278,7 +278,7 @@ def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     out[n - 1] = T[2]
 
 
-@jit
+@jit_inline
 def _by_component(n, K, d):
     """Few rows (at most 16 blocks) of many large components: the passes run
     in parallel over components, block after block, instead of over chunks
@@ -311,7 +311,7 @@ def _task(works, t):
     return (w[0][t], w[1][t], w[2][t], w[3][t], w[4][t], w[5], w[6][t])
 
 
-@pjit
+@pjit(inline_serial=("_chunk",))
 def stats(X, sw, R, means, prec, const, center):
     n = X.shape[0]
     K, d = means.shape
@@ -372,7 +372,7 @@ def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
         block_outputs(lp, r, i0, nb, lse, lpn, resp, labels)
 
 
-@pjit
+@pjit(inline_serial=("_score_chunk",))
 def score_rows(X, means, prec, const, center, lpn, resp, labels):
     n = X.shape[0]
     K, d = means.shape

@@ -15,7 +15,7 @@ when used).
 import numpy as np
 from numba import prange
 
-from .._config import jit, jit_reduce, pjit
+from .._config import jit, jit_inline, jit_reduce, pjit
 from ._common import BLOCK, PITCH, add_into, chunk_group, chunk_rows, n_chunks, row_weight
 
 
@@ -54,7 +54,7 @@ def no_blocks():
     return np.empty((0, 0, 0))
 
 
-@jit
+@jit_inline
 def _block(X, xmean, pre, i0, nb, Xt):
     """The centred feature-major block of rows i0:i0+nb (i0 is a multiple
     of BLOCK: chunks are whole blocks)."""
@@ -135,7 +135,7 @@ def _min_chunk(X, xmean, pre, c, closest, first, single, ch):
                 closest[i0 + b] = v[b]
 
 
-@pjit
+@pjit(inline_serial=("_min_chunk",))
 def min_sqdist(X, xmean, pre, c, closest, first, single):
     """closest[i] = min(closest[i], |X[i] - xmean - c|^2) (or = when first)."""
     for ch in prange(n_chunks(X.shape[0])):
@@ -175,7 +175,7 @@ def _pots_chunk(X, sw, xmean, pre, cands, closest, single, ch, part):
             part[t] += _weighted_min_sum(sw, i0, nb, v, closest)
 
 
-@pjit
+@pjit(inline_serial=("_pots_chunk",))
 def candidate_pots(X, sw, xmean, pre, cands, closest, single):
     """pot[t] = sum_i w_i min(closest_i, |X[i] - xmean - cands[t]|^2)."""
     nch = n_chunks(X.shape[0])
@@ -208,7 +208,7 @@ def _argmin(v):
     return best
 
 
-@pjit
+@pjit(inline_serial=("_min_chunk", "_pots_chunk"))
 def plusplus_steps(X, xmean, pre, draws, single, closest, indices, centers):
     """Seeds 1..K-1 of unweighted k-means++, each step as in
     ``_initialization.kmeans_plusplus``'s loop (sampling by the cumulative
@@ -282,7 +282,7 @@ def _lloyd_chunk(X, sw, xmean, pre, centers, labels, lo, hi, update, out):
                     out[kb * d + j] += w * Xb[j, b]
 
 
-@pjit
+@pjit(inline_serial=("_lloyd_chunk",))
 def lloyd_step(X, sw, xmean, pre, centers, labels, update):
     """Assign labels (in place) and, with ``update``, return the flat vector
     [weighted sums (K*d), weights (K), number of labels changed]."""
@@ -330,6 +330,21 @@ def uniform_choice(n, p, u):
 
 
 @jit
+def _order(values):
+    """Indices that sort the few ``values`` (n_local_trials of them), by
+    insertion: ``np.argsort`` compiles Numba's quicksort (about 1 s)."""
+    order = np.arange(values.shape[0])
+    for i in range(1, order.shape[0]):
+        o = order[i]
+        j = i
+        while j > 0 and values[order[j - 1]] > values[o]:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = o
+    return order
+
+
+@jit
 def cumsum_search(closest, sw, values, out):
     """``np.searchsorted(np.cumsum(w * closest), values)`` (side='left'),
     clipped to n - 1, without the n-vectors: the cumulative sum runs in
@@ -338,7 +353,7 @@ def cumsum_search(closest, sw, values, out):
     increasing order in one pass that stops at the last of them."""
     n = closest.shape[0]
     T = values.shape[0]
-    order = np.argsort(values)
+    order = _order(values)
     j = 0
     acc = np.zeros(1, closest.dtype)[0]  # (closest[0] * 0 would be float64)
     for i in range(n):

@@ -12,7 +12,7 @@ S2_k = sum r_ik |x_i - m_k|^2 (flat, K).
 import numpy as np
 from numba import prange
 
-from .._config import jit, pjit
+from .._config import jit, jit_inline, pjit
 from ._common import (
     BLOCK,
     add_into,
@@ -21,6 +21,7 @@ from ._common import (
     block_buffers,
     chunk_group,
     chunk_rows,
+    copy_into,
     given_resp,
     load_block,
     n_chunks,
@@ -30,7 +31,7 @@ from ._common import (
 )
 
 
-@jit
+@jit_inline
 def S2_SIZE(K, d):
     return K
 
@@ -40,7 +41,7 @@ def _prepare(means, prec, center):
     return np.empty((0, 0))
 
 
-@jit
+@jit_inline
 def _work(K, d, scatter):
     ks = K if scatter else 0
     return (
@@ -51,7 +52,7 @@ def _work(K, d, scatter):
     )
 
 
-@jit
+@jit_inline
 def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
     K, d = means.shape
     q = work[0][:nb]
@@ -71,7 +72,7 @@ def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
             lk[b] = c - h * q[b]
 
 
-@jit
+@jit_inline
 def _block_scatter(X, Xt, i0, nb, means, center, r, work):
     K, d = means.shape
     N, S1, S2 = work[1], work[2], work[3]
@@ -88,11 +89,11 @@ def _block_scatter(X, Xt, i0, nb, means, center, r, work):
         S2[k] += s2
 
 
-@jit
+@jit_inline
 def _finish(K, d, work, out):
-    out[:K] = work[1]
-    out[K : K + K * d] = work[2]
-    out[K + K * d : K + K * d + K] = work[3]
+    copy_into(out, 0, work[1])
+    copy_into(out, K, work[2])
+    copy_into(out, K + K * d, work[3])
 
 
 # --- drivers: the same text in every covariance module. Numba binds the block
@@ -122,7 +123,7 @@ def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     out[n - 1] = T[2]
 
 
-@pjit
+@pjit(inline_serial=("_chunk",))
 def stats(X, sw, R, means, prec, const, center):
     n = X.shape[0]
     K, d = means.shape
@@ -157,7 +158,7 @@ def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
         block_outputs(lp, r, i0, nb, lse, lpn, resp, labels)
 
 
-@pjit
+@pjit(inline_serial=("_score_chunk",))
 def score_rows(X, means, prec, const, center, lpn, resp, labels):
     aux = _prepare(means, prec, center)
     for c in prange(n_chunks(X.shape[0])):

@@ -16,7 +16,7 @@ flat d*d): the M-step recovers the pooled within-component scatter from them.
 import numpy as np
 from numba import prange
 
-from .._config import jit, pjit
+from .._config import jit, jit_inline, pjit
 from ._common import (
     BLOCK,
     PITCH,
@@ -27,6 +27,7 @@ from ._common import (
     block_diff_t,
     chunk_group,
     chunk_rows,
+    copy_into,
     given_resp,
     dot,
     load_block,
@@ -38,7 +39,7 @@ from ._common import (
 )
 
 
-@jit
+@jit_inline
 def S2_SIZE(K, d):
     return d * d
 
@@ -57,7 +58,7 @@ def _prepare(means, prec, center):
     return a
 
 
-@jit
+@jit_inline
 def _work(K, d, scatter):
     ks = K if scatter else 0
     return (
@@ -72,7 +73,7 @@ def _work(K, d, scatter):
     )
 
 
-@jit
+@jit_inline
 def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
     K, d = means.shape
     Zt, Vt, y, maha = work[0], work[1], work[2], work[3]
@@ -94,7 +95,7 @@ def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
             lk[b] = c - 0.5 * mh[b]
 
 
-@jit
+@jit_inline
 def _block_scatter(X, Xt, i0, nb, means, center, r, work):
     K, d = means.shape
     Zt, Wt, rsum = work[0], work[1], work[4]
@@ -120,10 +121,10 @@ def _block_scatter(X, Xt, i0, nb, means, center, r, work):
     scatter_upper(Zt, Wt, nb, S2, 0, d)
 
 
-@jit
+@jit_inline
 def _finish(K, d, work, out):
-    out[:K] = work[5]
-    out[K : K + K * d] = work[6]
+    copy_into(out, 0, work[5])
+    copy_into(out, K, work[6])
     S2 = work[7]
     for j in range(d):
         for l in range(d):
@@ -157,7 +158,7 @@ def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     out[n - 1] = T[2]
 
 
-@pjit
+@pjit(inline_serial=("_chunk",))
 def stats(X, sw, R, means, prec, const, center):
     n = X.shape[0]
     K, d = means.shape
@@ -192,7 +193,7 @@ def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
         block_outputs(lp, r, i0, nb, lse, lpn, resp, labels)
 
 
-@pjit
+@pjit(inline_serial=("_score_chunk",))
 def score_rows(X, means, prec, const, center, lpn, resp, labels):
     aux = _prepare(means, prec, center)
     for c in prange(n_chunks(X.shape[0])):
