@@ -247,8 +247,9 @@ def pjit(func=None, *, inline_serial=()):
     and again for the twin. A process whose calls are all small (a fit of a
     few thousand rows) compiles each chunk function once instead of twice;
     one that also runs the parallel driver compiles the chunk function's
-    typing twice instead (empty cache, four covariance types on 1,000 x 2:
-    41 -> 32 s; 100k x 10 and 20k x 41 fits: 59.5 -> 61.4 s).
+    typing twice instead (this step alone, empty cache: four covariance
+    types on 1,000 x 2, 41 -> 32-35 s; fits of 100k x 10 and 20k x 41,
+    59.5 -> 61.4 s).
     """
     if func is None:
         return lambda f: pjit(f, inline_serial=inline_serial)
