@@ -276,7 +276,9 @@ def _serial_twin(func, suffix, env, inline, **options):
             co_names=tuple(n + "__inline" if n in inline else n for n in names)
         )
         for name in inline:
-            # the (possibly cloned) function as it is, globals included
+            # the (possibly cloned) function as it is, globals included;
+            # always made anew, never reused: a clone's env starts as a copy
+            # of full's globals, whose <name>__inline is the generic one
             env[name + "__inline"] = jit_inline(_renamed(env[name].py_func, "__inline"))
     return _decorate(twin, **options)
 
