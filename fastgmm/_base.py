@@ -20,6 +20,9 @@ from ._threading import call_kernel
 
 _FLOAT_DTYPES = [np.float64, np.float32]
 
+#: what ``validate_data(reset=True)`` sets from X
+_DATA_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
+
 
 def check_sample_weight(sample_weight, n_samples):
     """Validated float64 sample weights, or an empty array for "all ones"."""
@@ -117,6 +120,18 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
     def _fit(self, X, sample_weight, want_labels):
         self._validate_params()
+        # validate_data resets these before anything can fail; a failed fit
+        # puts them back, so a previously fitted model stays usable as it was
+        saved = {k: v for k, v in vars(self).items() if k in _DATA_ATTRIBUTES}
+        try:
+            return self._fit_checked(X, sample_weight, want_labels)
+        except BaseException:
+            for k in _DATA_ATTRIBUTES:
+                vars(self).pop(k, None)
+            vars(self).update(saved)
+            raise
+
+    def _fit_checked(self, X, sample_weight, want_labels):
         X = validate_data(
             self, X, dtype=_FLOAT_DTYPES, ensure_min_samples=2, order="C"
         )
@@ -130,17 +145,16 @@ class BaseMixture(DensityMixin, BaseEstimator):
         sw = check_sample_weight(sample_weight, X.shape[0])
         ct = self._covariance()
         do_init = not (self.warm_start and hasattr(self, "converged_"))
+        if not do_init:  # checked before anything about the model changes
+            params = self._current_params(X.shape[1])
         dtype = self._model_dtype(X, do_init)
         n_init = self.n_init if do_init else 1
         max_lower_bound = -np.inf
         best_lower_bounds = []
         best_params = None
         best_n_iter = 0
-        self.converged_ = False
+        best_converged = False
         random_state = check_random_state(self.random_state)
-
-        if not do_init:
-            params = self._current_params()
 
         for init in range(n_init):
             self._print_verbose_msg_init_beg(init)
@@ -171,9 +185,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 best_params = params
                 best_n_iter = n_iter
                 best_lower_bounds = current_lower_bounds
-                self.converged_ = converged
+                best_converged = converged
 
-        if not self.converged_ and self.max_iter > 0:
+        if not best_converged and self.max_iter > 0:
             warnings.warn(
                 "Best performing initialization did not converge. "
                 "Try different init parameters, or increase max_iter, "
@@ -181,6 +195,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 ConvergenceWarning,
             )
         self._set_parameters(best_params, dtype, X.dtype)
+        self.converged_ = best_converged
         self.n_iter_ = best_n_iter
         self.lower_bound_ = max_lower_bound
         self.lower_bounds_ = best_lower_bounds
@@ -204,14 +219,46 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _init_arrays(self):
         return ()
 
-    def _current_params(self):
+    def _current_params(self, n_features):
+        """The fitted parameters in float64, checked against each other, the
+        covariance type and data of ``n_features`` features.
+
+        The kernels trust shapes, so a model that no longer matches is refused
+        here (scikit-learn's numpy arithmetic refuses it with a shape error):
+        after a refit that failed (``n_features_in_`` already reset), under
+        ``warm_start`` with other data or another ``covariance_type``, or with
+        attributes set by hand.
+        """
+        ct = self._covariance()
         cov = getattr(self, "covariances_", None)
-        return Params(
+        params = Params(
             np.asarray(self.weights_, dtype=np.float64),
             np.asarray(self.means_, dtype=np.float64),
             None if cov is None else np.asarray(cov, dtype=np.float64),
             np.asarray(self.precisions_cholesky_, dtype=np.float64),
         )
+        means = params.means
+        if means.ndim != 2 or means.shape[1] != n_features:
+            raise ValueError(
+                f"The model does not match the data: means_ has shape {means.shape}, "
+                f"expected (n_components, {n_features}) for X with {n_features} "
+                "features. Refit the model (without warm_start)."
+            )
+        K = means.shape[0]
+        expected = {
+            "weights_": (params.weights, (K,)),
+            "precisions_cholesky_": (params.precisions_cholesky, ct.shape(K, n_features)),
+            "covariances_": (params.covariances, ct.shape(K, n_features)),
+        }
+        for name, (value, shape) in expected.items():
+            if value is not None and value.shape != shape:
+                raise ValueError(
+                    f"The model does not match its parameters: {name} has shape "
+                    f"{value.shape}, expected {shape} for covariance_type="
+                    f"{ct.name!r}, {K} components and {n_features} features. Refit "
+                    "the model (without warm_start)."
+                )
+        return params
 
     def _set_parameters(self, params, dtype, X_dtype):
         """Store float64 parameters in sklearn's attribute dtypes; refuse
@@ -252,7 +299,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         neither responsibilities nor labels are wanted (``score_samples``).
         """
         ct = self._covariance()
-        means, U, const, center = kernel_args(ct, self._current_params())
+        means, U, const, center = kernel_args(ct, self._current_params(X.shape[1]))
         n = X.shape[0]
         K = means.shape[0]
         out_dtype = np.result_type(X.dtype, self.means_.dtype)

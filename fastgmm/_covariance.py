@@ -188,13 +188,21 @@ def _same_range(cov):
     return cov, cov
 
 
-def check_not_collapsed(ct, cov, means, dtype):
-    """With reg_covar=0: a variance below (64 eps x the component's scale)^2
-    is zero to the data's precision (a component collapsed onto repeated
-    points); sklearn's ill-defined-covariance error, not a model of noise."""
+def check_not_collapsed(ct, cov, means, nk, dtype):
+    """With reg_covar=0: a variance below (tol x the component's scale)^2 is
+    zero to the data's precision (a component collapsed onto repeated
+    points); sklearn's ill-defined-covariance error, not a model of noise.
+
+    The noise such a component keeps: the M-step's guard nk = N + 10 eps
+    moves its mean off the point by 10 eps / N of the scale, plus a few eps
+    of rounding, so tol = (8 + 20 / N) eps, at most 64 eps. Data spread over
+    more than that (1e8 + 1e-6 noise: 45 eps) is kept, as sklearn keeps it.
+    """
     lo, hi = ct.variance_range(cov)  # per component, or one pair for 'tied'
     scale2 = np.max(np.abs(means), axis=1) ** 2 + hi
-    if np.any(lo <= (64 * np.finfo(np.float64).eps) ** 2 * scale2):
+    with np.errstate(divide="ignore"):
+        tol = np.minimum(64.0, 8.0 + 20.0 / nk) * np.finfo(np.float64).eps
+    if np.any(lo <= tol**2 * scale2):
         raise ill_defined_error(dtype)
 
 

@@ -101,7 +101,7 @@ def mstep(ct, total, shift, reg_covar, dtype, weight_norm=None):
     delta = means - shift
     cov = ct.covariances(N, S1, S2, delta, nk, reg_covar, d)
     if reg_covar == 0:
-        check_not_collapsed(ct, cov, means, dtype)
+        check_not_collapsed(ct, cov, means, nk, dtype)
     norm = nk.sum() if weight_norm is None else weight_norm
     weights = nk / norm
     U = ct.prec_chol(cov, dtype)

@@ -81,7 +81,7 @@ def run_ceiling(problem="mid", counts=(1, 2, 4, 8, 16), sweeps=2, scale=1.0):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         gm = GaussianMixture(**dict(params, max_iter=2)).fit(X)
-    p, ct, sw = gm._current_params(), gm._covariance(), no_weights()
+    p, ct, sw = gm._current_params(X.shape[1]), gm._covariance(), no_weights()
     a = np.random.default_rng(0).random(16 * 256)
     m = np.random.default_rng(0).random((2048, 2048))
     reps = max(1, int(4000 * scale))

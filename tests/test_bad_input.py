@@ -3,6 +3,7 @@ a hang, NaN parameters, or a modified input array."""
 
 import tracemalloc
 import warnings
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -133,16 +134,122 @@ def test_failed_fit_leaves_a_previous_model_untouched(X):
     np.testing.assert_array_equal(gm.means_, means)
 
 
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("bad", ["few-rows", "wide-float32-overflow"])
+def test_failed_refit_keeps_the_model_usable(X, cov_type, bad):
+    # validate_data resets n_features_in_ before the fit fails; the kernels
+    # trust shapes, so predicting 8-feature data with the 3-feature model
+    # used to write past a scratch buffer (heap corruption, abort)
+    import pandas as pd
+
+    Xdf = pd.DataFrame(X, columns=["a", "b", "c"])
+    gm = fit(Xdf, n_components=3, covariance_type=cov_type)
+    labels = gm.predict(Xdf)
+    wide = np.random.default_rng(1).normal(size=(2, 8))
+    if bad == "wide-float32-overflow":
+        wide = (np.random.default_rng(1).normal(size=(50, 8)) * 3e19).astype(np.float32)
+    with pytest.raises(ValueError):
+        gm.fit(wide)
+    assert gm.n_features_in_ == 3
+    np.testing.assert_array_equal(gm.feature_names_in_, ["a", "b", "c"])
+    np.testing.assert_array_equal(gm.predict(Xdf), labels)
+    with pytest.raises(ValueError, match="X has 8 features, but GaussianMixture is expecting 3"):
+        gm.predict(np.random.default_rng(2).normal(size=(1000, 8)))
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("d_new", [2, 5])
+def test_warm_start_on_another_feature_count_raises(cov_type, d_new):
+    # sklearn: numpy's shape error; fastgmm's kernels would read or write
+    # past their buffers, so the driver checks the model against X first
+    rng = np.random.default_rng(0)
+    gm = fit(rng.normal(size=(200, 3)), n_components=2, covariance_type=cov_type,
+             warm_start=True)
+    before = {name: getattr(gm, name).copy() for name in PARAMS}
+    with pytest.raises(ValueError, match=r"means_ has shape \(2, 3\).*X with %d features" % d_new):
+        gm.fit(rng.normal(size=(200, d_new)))
+    for name, value in before.items():
+        np.testing.assert_array_equal(getattr(gm, name), value)
+    assert gm.n_features_in_ == 3
+
+
+@pytest.mark.parametrize("old, new", [("diag", "tied"), ("spherical", "tied"),
+                                      ("full", "diag"), ("tied", "spherical")])
+def test_warm_start_with_another_covariance_type_raises(old, new):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    gm = fit(X, n_components=2, covariance_type=old, warm_start=True)
+    gm.set_params(covariance_type=new)
+    with pytest.raises(ValueError, match="precisions_cholesky_ has shape .* covariance_type=%r" % new):
+        gm.fit(X)
+    with pytest.raises(ValueError, match="does not match its parameters"):
+        gm.predict(X)
+
+
+def test_parameters_set_by_hand_are_checked_before_the_kernels(X):
+    gm = fit(X, n_components=2)
+    gm.means_ = np.zeros((2, 5))
+    with pytest.raises(ValueError, match=r"means_ has shape \(2, 5\)"):
+        gm.score_samples(X)
+    gm = fit(X, n_components=2)
+    gm.weights_ = np.full(3, 1 / 3)
+    with pytest.raises(ValueError, match=r"weights_ has shape \(3,\), expected \(2,\)"):
+        gm.predict_proba(X)
+
+
+def test_a_first_fit_that_fails_under_warm_start_leaves_no_model(X):
+    # the failed fit must not leave converged_ behind: the next fit would
+    # take it for a previous model and start from parameters that do not exist
+    gm = GaussianMixture(2, covariance_type="diag", reg_covar=0, warm_start=True,
+                         means_init=[[0.553] * 3, [20.0] * 3])
+    collapsed = np.r_[np.full((10, 3), 0.553), X[:10] + 20]
+    with pytest.raises(ValueError, match="ill-defined empirical covariance"):
+        gm.fit(collapsed)
+    assert not hasattr(gm, "converged_")
+    gm.set_params(reg_covar=1e-6, means_init=None)
+    assert_sane(fit_again(gm, X), X)
+
+
+def fit_again(gm, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return gm.fit(X)
+
+
 @pytest.mark.parametrize("cov_type", ["full", "diag", "spherical"])  # tied pools: not singular
-@pytest.mark.parametrize("where", [0.0, 0.553], ids=["at-origin", "repeated-point"])
-def test_collapsed_component_without_regularisation_raises(cov_type, where):
-    # a component collapses onto 10 copies of one point: its variance is
-    # zero (or rounding noise ~1e-32 left by the 10 eps guard, which sklearn
-    # would keep as a model)
-    X = np.r_[np.full((10, 2), where), np.random.default_rng(0).normal(size=(10, 2)) + 20]
-    means = np.array([[where, where], [20.0, 20.0]])
+@pytest.mark.parametrize("where", [0.0, 0.553, 3e7], ids=["at-origin", "repeated-point", "far"])
+@pytest.mark.parametrize("copies", [1, 10])
+def test_collapsed_component_without_regularisation_raises(cov_type, where, copies):
+    # a component collapses onto copies of one point: its variance is zero
+    # (or rounding noise, ~1e-32 at 0.553, left by the 10 eps guard, which
+    # sklearn would keep as a model)
+    rest = np.random.default_rng(0).normal(size=(10, 2)) * (1 + where) + 20 * (1 + where)
+    X = np.r_[np.full((copies, 2), where), rest]
+    means = np.array([[where, where], rest.mean(axis=0)])
     with pytest.raises(ValueError, match="ill-defined empirical covariance"):
         fit(X, n_components=2, covariance_type=cov_type, reg_covar=0, means_init=means)
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("offset, spread", [(1e8, 1e-6), (1e4, 1e-10)])
+def test_small_relative_spread_is_not_a_collapse(cov_type, offset, spread):
+    # 1e-14 relative (45 eps): real spread, not repeated points; sklearn fits
+    # 'full' to it, and fastgmm's centred statistics fit every type
+    X = offset + spread * np.random.default_rng(0).normal(size=(100, 2))
+    gm = fit(X, n_components=1, covariance_type=cov_type, reg_covar=0)
+    # exact variances (X's values are 67 ulps apart at 1e8, so numpy's own
+    # X.var differs from them by up to 0.2%)
+    cols = [[Fraction(v) for v in col] for col in X.T]
+    var = np.array([float(sum((v - sum(c) / len(c)) ** 2 for v in c) / len(c)) for c in cols])
+    cov = gm.covariances_.reshape(-1)
+    got = cov[[0, 3]] if cov_type in ("full", "tied") else cov
+    want = var.mean() if cov_type == "spherical" else var
+    np.testing.assert_allclose(got, want, rtol=1e-3)
+    if cov_type == "full":
+        sk = SkGM(1, reg_covar=0, random_state=0).fit(X)
+        np.testing.assert_allclose(gm.covariances_, sk.covariances_, rtol=1e-2,
+                                   atol=1e-2 * spread**2)
 
 
 @pytest.mark.parametrize("cov_type", COV_TYPES)
