@@ -29,11 +29,23 @@ import numba
 from numba.extending import intrinsic, register_jitable
 
 
+_ON = ("1", "true", "yes", "on")
+_OFF = ("0", "false", "no", "off")
+
+
 def _flag(name, default):
+    """An on/off environment variable; unset or empty gives ``default``, a
+    value that is neither on nor off is an error (``FASTGMM_FASTMATH=disabled``
+    must not turn fast-math on)."""
     value = os.environ.get(name, "").strip().lower()
     if not value:
         return default
-    return value not in ("0", "false", "no", "off")
+    if value not in _ON + _OFF:
+        raise ValueError(
+            f"{name}={os.environ[name]!r}: expected one of {', '.join(_ON)} (on) "
+            f"or {', '.join(_OFF)} (off), or unset for the default"
+        )
+    return value in _ON
 
 
 #: Rows per chunk of every parallel pass on large data. Chunking depends on

@@ -5,6 +5,7 @@ import math
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn import config_context
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -229,7 +230,14 @@ class GaussianMixture(BaseMixture):
         return COVARIANCE_TYPES[self.covariance_type]
 
     def _check_parameters(self, X):
-        """Validate the ``*_init`` arrays and store them back, as sklearn does."""
+        """Validate the ``*_init`` arrays and store them back, as sklearn does.
+
+        Always for NaN/inf too: ``select_model`` fits under
+        ``assume_finite=True`` (X was checked once), which would skip them."""
+        with config_context(assume_finite=False):
+            self._check_init_arrays(X)
+
+    def _check_init_arrays(self, X):
         _, n_features = X.shape
         if self.weights_init is not None:
             self.weights_init = _check_weights(self.weights_init, self.n_components)

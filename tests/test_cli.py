@@ -189,6 +189,9 @@ def test_error_messages(files, capsys, tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("\n\n")
     assert "empty file" in _error(capsys, ["fit", str(empty)])[1]
+    for name, data in (("empty.npy", b""), ("cut.npy", b"\x93NUMPY\x01\x00")):
+        (tmp_path / name).write_bytes(data)  # np.load raises EOFError on these
+        assert "not a numeric .npy array" in _error(capsys, ["fit", str(tmp_path / name)])[1]
     header_only = tmp_path / "header.csv"
     header_only.write_text("a,b\n")
     assert "no data rows" in _error(capsys, ["fit", str(header_only)])[1]

@@ -186,3 +186,22 @@ def test_wide_vectors_opt_out_and_its_own_cache_entries():
     np.testing.assert_allclose(eval(sums), eval(sums_default), rtol=1e-13)
     name = _python(_SCATTER_2D, FASTGMM_CACHE="0", FASTGMM_FASTMATH="1").split(" ", 1)[0]
     assert name == "stats__fastmath"
+
+
+@pytest.mark.parametrize("value, expected", [("", False), ("1", True), (" On ", True),
+                                             ("no", False), ("FALSE", False)])
+def test_flags_read_on_and_off(monkeypatch, value, expected):
+    from fastgmm._config import _flag
+
+    monkeypatch.setenv("FASTGMM_FASTMATH", value)
+    assert _flag("FASTGMM_FASTMATH", False) is expected
+
+
+@pytest.mark.parametrize("value", ["disabled", "none", "n", "2"])
+def test_a_flag_neither_on_nor_off_is_an_error(monkeypatch, value):
+    # any unknown word used to mean "on": FASTGMM_FASTMATH=disabled enabled it
+    from fastgmm._config import _flag
+
+    monkeypatch.setenv("FASTGMM_FASTMATH", value)
+    with pytest.raises(ValueError, match=f"FASTGMM_FASTMATH='{value}': expected one of"):
+        _flag("FASTGMM_FASTMATH", False)

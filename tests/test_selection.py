@@ -323,6 +323,24 @@ def test_argument_errors_before_any_fit(X, monkeypatch, kwargs, error, match):
         select_model(X, **kwargs)
 
 
+@pytest.mark.parametrize("cov_type", ["diag", "spherical", "full"])
+@pytest.mark.parametrize("which", ["means_init", "precisions_init"])
+def test_non_finite_init_arrays_are_refused_as_in_a_plain_fit(X, cov_type, which):
+    # select_model fits under assume_finite=True (X is checked once), which
+    # used to skip the *_init arrays' NaN/inf check: inf precisions gave a
+    # degenerate "converged" model
+    shape = {"diag": (2, 2), "spherical": (2,), "full": (2, 2, 2)}[cov_type]
+    arrays = {"means_init": np.array([[0.0, 0.0], [1.0, 0.5]]),
+              "precisions_init": np.ones(shape) if cov_type != "full"
+              else np.stack([np.eye(2)] * 2)}
+    arrays[which] = arrays[which].copy()
+    arrays[which].flat[0] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        GaussianMixture(2, covariance_type=cov_type, **arrays).fit(X)
+    with pytest.raises(ValueError, match="infinity"):
+        select_model(X, [2], cov_type, random_state=0, **arrays)
+
+
 def test_bad_X():
     with pytest.raises(ValueError, match="NaN"):
         select_model(np.array([[0.0, np.nan], [1.0, 2.0], [3.0, 4.0]]), [1])
