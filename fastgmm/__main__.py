@@ -71,7 +71,7 @@ def load_data(path):
         try:
             X = np.load(path, allow_pickle=False)
         except (ValueError, EOFError, OSError) as exc:  # EOFError: empty or cut short
-            raise CLIError(f"{path}: not a numeric .npy array ({exc or 'file ends early'})") from None
+            raise CLIError(f"{path}: not a numeric .npy array ({exc})") from None
         if not isinstance(X, np.ndarray):
             raise CLIError(f"{path}: not a .npy array")
         if X.ndim == 1:

@@ -200,8 +200,7 @@ def check_not_collapsed(ct, cov, means, nk, dtype):
     """
     lo, hi = ct.variance_range(cov)  # per component, or one pair for 'tied'
     scale2 = np.max(np.abs(means), axis=1) ** 2 + hi
-    with np.errstate(divide="ignore"):
-        tol = np.minimum(64.0, 8.0 + 20.0 / nk) * np.finfo(np.float64).eps
+    tol = np.minimum(64.0, 8.0 + 20.0 / nk) * np.finfo(np.float64).eps  # nk >= 10 eps
     if np.any(lo <= tol**2 * scale2):
         raise ill_defined_error(dtype)
 

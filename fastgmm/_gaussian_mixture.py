@@ -235,23 +235,20 @@ class GaussianMixture(BaseMixture):
         Always for NaN/inf too: ``select_model`` fits under
         ``assume_finite=True`` (X was checked once), which would skip them."""
         with config_context(assume_finite=False):
-            self._check_init_arrays(X)
-
-    def _check_init_arrays(self, X):
-        _, n_features = X.shape
-        if self.weights_init is not None:
-            self.weights_init = _check_weights(self.weights_init, self.n_components)
-        if self.means_init is not None:
-            self.means_init = _check_means(
-                self.means_init, self.n_components, n_features
-            )
-        if self.precisions_init is not None:
-            self.precisions_init = _check_precisions(
-                self.precisions_init,
-                self.covariance_type,
-                self.n_components,
-                n_features,
-            )
+            _, n_features = X.shape
+            if self.weights_init is not None:
+                self.weights_init = _check_weights(self.weights_init, self.n_components)
+            if self.means_init is not None:
+                self.means_init = _check_means(
+                    self.means_init, self.n_components, n_features
+                )
+            if self.precisions_init is not None:
+                self.precisions_init = _check_precisions(
+                    self.precisions_init,
+                    self.covariance_type,
+                    self.n_components,
+                    n_features,
+                )
 
     def _init_arrays(self):
         return (self.weights_init, self.means_init, self.precisions_init)
