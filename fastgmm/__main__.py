@@ -26,6 +26,7 @@ exit with status 1 (2 for command-line usage errors).
 """
 
 import argparse
+import itertools
 import os
 import re
 import sys
@@ -196,7 +197,12 @@ _RANGE = re.compile(r"^(\d+)(?:-(\d+)(?::(\d+))?)?$")
 
 
 def parse_ks(text):
-    """'1-20' -> 1..20, '50-200:10' -> 50, 60, ..., 200, '1,2,5' (and mixes)."""
+    """'1-20' -> 1..20, '50-200:10' -> 50, 60, ..., 200, '1,2,5' (and mixes).
+
+    Returns a tuple of ranges, listed only as select_model checks them
+    against n_samples: '1-1000000000' is refused at once, not after a
+    billion-element list.
+    """
     ks = []
     for part in text.replace(" ", "").split(","):
         m = _RANGE.match(part)
@@ -207,15 +213,15 @@ def parse_ks(text):
             )
         a = int(m.group(1))
         if m.group(2) is None:
-            ks.append(a)
+            ks.append(range(a, a + 1))
             continue
         b, step = int(m.group(2)), int(m.group(3) or 1)
         if b < a or step < 1:
             raise argparse.ArgumentTypeError(
                 f"invalid range {part!r}: needs A <= B and STEP >= 1"
             )
-        ks.extend(range(a, b + 1, step))
-    return ks
+        ks.append(range(a, b + 1, step))
+    return tuple(ks)
 
 
 def _positive_int(text):
@@ -317,7 +323,7 @@ def build_parser():
                        "1,2,5 and mixes.\nWithout DATA, uses iris.")
     p.add_argument("data", nargs="?", metavar="DATA",
                    help="CSV or .npy file (default: iris)")
-    p.add_argument("-k", "--n-components", type=parse_ks, default=list(range(1, 11)),
+    p.add_argument("-k", "--n-components", type=parse_ks, default=(range(1, 11),),
                    metavar="KS", help="numbers of components (default 1-10)")
     p.add_argument("--covariance-type", type=_cov_types, default=list(COV_TYPES),
                    metavar="TYPES",
@@ -424,7 +430,7 @@ def cmd_select(args):
     t0 = time.perf_counter()
     result = select_model(
         X,
-        args.n_components,
+        itertools.chain.from_iterable(args.n_components),
         args.covariance_type,
         criterion=args.criterion,
         progress=args.progress,

@@ -15,6 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._covariance import covariances_from_prec_chol
 from ._stats import Params, estep_stats, kernel_args, mean_loglik, mstep, no_weights
 from ._threading import call_kernel
 
@@ -51,6 +52,21 @@ def check_sample_weight(sample_weight, n_samples):
     if not np.any(sw > 0):
         raise ValueError("Sample weights must contain at least one non-zero value.")
     return np.ascontiguousarray(sw)
+
+
+def power_of_two_scaled(sw):
+    """``sw`` times the power of two that puts its largest value in [1, 2).
+
+    The fitted model does not depend on the weights' scale, but the
+    arithmetic does: the M-step's ``N_k + 10 eps`` guard is absolute, and
+    k-means' float32 draw probabilities over- or underflow. A power of two
+    is exact, so ordinary weights give bit for bit the fit they gave before
+    (``sum(w x) / sum(w)`` is unchanged by it).
+    """
+    if sw.shape[0] == 0:
+        return sw
+    exponent = np.frexp(sw.max())[1] - 1
+    return sw if exponent == 0 else np.ldexp(sw, -exponent)
 
 
 class BaseMixture(DensityMixin, BaseEstimator):
@@ -142,7 +158,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 f"n_samples = {X.shape[0]}"
             )
         self._check_parameters(X)
-        sw = check_sample_weight(sample_weight, X.shape[0])
+        sw = power_of_two_scaled(check_sample_weight(sample_weight, X.shape[0]))
         ct = self._covariance()
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         if not do_init:  # checked before anything about the model changes
@@ -267,7 +283,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         U = params.precisions_cholesky
         cov = params.covariances
         if cov is None:  # precisions given by the user and max_iter=0
-            cov = _inverse_of_precisions(ct.precisions(U))
+            cov = covariances_from_prec_chol(ct, U)
         cov_dtype = X_dtype if ct.covariances_in_X_dtype else dtype
         with np.errstate(over="ignore"):
             values = {
@@ -445,9 +461,3 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 f" {lb:.5f}."
             )
 
-
-def _inverse_of_precisions(P):
-    P = np.asarray(P, dtype=np.float64)
-    if P.ndim >= 2:
-        return np.linalg.inv(P)
-    return 1.0 / P

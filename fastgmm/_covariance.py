@@ -205,6 +205,22 @@ def check_not_collapsed(ct, cov, means, nk, dtype):
         raise ill_defined_error(dtype)
 
 
+def covariances_from_prec_chol(ct, U):
+    """inv(U U^T) in float64, for a model whose precisions were given.
+
+    Matrices as V^T V with V = inv(U) by triangular solves: the residual of
+    a triangular inverse is small whatever the conditioning, so the result
+    matches U to rounding (``U^T C U = I``); inv(U U^T) would not. Per-feature
+    variances as 1 / U^2.
+    """
+    U = np.asarray(U, dtype=np.float64)
+    if not ct.is_matrix:
+        return 1.0 / (U * U)
+    d = U.shape[-1]
+    V = np.stack([linalg.solve_triangular(u, np.eye(d), lower=False) for u in U.reshape(-1, d, d)])
+    return (np.swapaxes(V, -1, -2) @ V).reshape(U.shape)
+
+
 @dataclass(frozen=True)
 class CovarianceType:
     """Everything type-specific the generic driver needs."""
@@ -244,6 +260,8 @@ class CovarianceType:
     covariances_in_X_dtype: bool = False
     #: d -> the kernels for data of d features, when they are specialised
     kernels_by_d: Callable = None
+    #: parameters are (stacks of) d x d matrices, not per-feature variances
+    is_matrix: bool = False
 
     def kernels_for(self, d):
         """The kernel module (or namespace with the same functions) for data
@@ -267,6 +285,7 @@ COVARIANCE_TYPES = {
         variance_range=_eigen_range,
         covariances_in_X_dtype=True,
         kernels_by_d=full_small.kernels_for,
+        is_matrix=True,
     ),
     "tied": CovarianceType(
         "tied",
@@ -283,6 +302,7 @@ COVARIANCE_TYPES = {
         shift_is_center=True,
         partial_resp_covariances=_tied_partial_resp_cov,
         variance_range=_eigen_range,
+        is_matrix=True,
     ),
     "diag": CovarianceType(
         "diag",

@@ -15,7 +15,8 @@ A model file is a NumPy ``.npz`` archive of plain arrays:
 
 :func:`load_model` reads it with ``allow_pickle=False`` (a file cannot run
 code), checks every array's shape, dtype and finiteness against the
-covariance type, and returns a fitted :class:`GaussianMixture` whose
+covariance type and their values against each other (see
+:func:`_check_values`), and returns a fitted :class:`GaussianMixture` whose
 ``predict``, ``predict_proba``, ``score_samples``, ``bic``/``aic`` and
 ``sample`` give exactly the results of the saved model. Initial arrays
 (``weights_init``, ``means_init``, ``precisions_init``) and a RandomState
@@ -163,6 +164,58 @@ def _scalar(path, data, name, kind):
     return a.item()
 
 
+def _swap(A):
+    return np.swapaxes(A, -1, -2)
+
+
+def _check_values(path, ct, data, d):
+    """Refuse arrays that no fit could have written together: weights off the
+    simplex, a precision factor that is not upper triangular with a positive
+    diagonal, precisions or covariances that do not match it.
+
+    The two match tests allow the rounding of a fit and of the file's dtype,
+    bounded elementwise (a-posteriori bounds, so ill-conditioned models of
+    either dtype pass): ``P = U U^T`` within ``c eps |U| |U|^T``; for full
+    and tied ``U^T C U = I`` within ``c eps u u^T``, ``u = |U|^T sqrt(diag C)``
+    (``|C_ij| <= sqrt(C_ii C_jj)`` for a covariance), for diag and spherical
+    ``C U^2 = 1`` within ``c eps``; ``c = 64 (d + 2)``.
+    """
+    w = data["weights_"]
+    total = float(np.sum(w, dtype=np.float64))
+    if np.any(w < 0) or abs(total - 1.0) > np.sqrt(np.finfo(w.dtype).eps):
+        raise _bad(path, f"'weights_' must be >= 0 and sum to 1, they sum to {total:.6g}")
+    names = ("precisions_cholesky_", "precisions_", "covariances_")
+    eps = max(np.finfo(data[name].dtype).eps for name in names)
+    tol = 64 * (d + 2) * eps
+    U, P, C = (data[name].astype(np.float64) for name in names)
+    if not ct.is_matrix:
+        if np.any(U <= 0):
+            raise _bad(path, "'precisions_cholesky_' has values <= 0")
+        if np.any(np.abs(P - U * U) > tol * (U * U)):
+            raise _bad(path, "'precisions_' is not precisions_cholesky_ squared")
+        if np.any(np.abs(C * (U * U) - 1) > tol):
+            raise _bad(path, "'covariances_' is not the inverse of 'precisions_'")
+        return
+    U, P, C = (a.reshape(-1, d, d) for a in (U, P, C))
+    # the lower triangle is what a Cholesky factorisation reads (sklearn's
+    # tied covariance is not exactly symmetric after cancellation)
+    C = np.tril(C) + _swap(np.tril(C, -1))
+    if np.any(np.tril(U, -1)) or np.any(np.diagonal(U, axis1=1, axis2=2) <= 0):
+        raise _bad(
+            path, "'precisions_cholesky_' is not upper triangular with a positive diagonal"
+        )
+    absU = np.abs(U)
+    if np.any(np.abs(P - U @ _swap(U)) > tol * (absU @ _swap(absU))):
+        raise _bad(path, "'precisions_' is not precisions_cholesky_ @ its transpose")
+    var = np.diagonal(C, axis1=1, axis2=2)
+    if np.any(var <= 0):
+        raise _bad(path, "'covariances_' has variances <= 0")
+    u = (_swap(absU) @ np.sqrt(var)[..., None])[..., 0]
+    M = _swap(U) @ C @ U
+    if np.any(np.abs(M - np.eye(d)) > tol * (u[:, :, None] * u[:, None, :])):
+        raise _bad(path, "'covariances_' is not the inverse of 'precisions_'")
+
+
 def _from_arrays(path, data):
     if _scalar(path, data, "format", "U") != FORMAT:
         raise _bad(path, "wrong 'format' marker")
@@ -211,6 +264,8 @@ def _from_arrays(path, data):
         if data[name].shape != tuple(shape):
             raise _bad(path, f"'{name}' has shape {data[name].shape}, expected {tuple(shape)}")
 
+    _check_values(path, ct, data, d)
+
     for name in _ARRAYS:
         setattr(model, name, data[name])
     model.converged_ = bool(_scalar(path, data, "converged_", "b"))
@@ -218,6 +273,8 @@ def _from_arrays(path, data):
     _scalar(path, data, "lower_bound_", "f")
     model.lower_bound_ = data["lower_bound_"][()]  # the NumPy scalar, as fitted
     lbs = data.get("lower_bounds_", np.empty(0))
+    if lbs.dtype.kind not in "fiu":
+        raise _bad(path, f"'lower_bounds_' has dtype {lbs.dtype}")
     model.lower_bounds_ = [model.lower_bound_.dtype.type(v) for v in np.ravel(lbs)]
     model.n_features_in_ = d
     if "feature_names_in_" in data:

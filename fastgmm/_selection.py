@@ -198,24 +198,33 @@ def _as_grid_of_k(n_components, n_samples):
             "n_components must be an int or an iterable of ints (e.g. range(1, 11)), "
             f"got {n_components!r}."
         )
+    elif isinstance(n_components, range) and n_components:
+        # checked by its ends: range(1, 10**9) is refused before it is listed
+        ks = n_components
+        _check_k(ks[0], n_samples)  # ks[0] and ks[-1]: min and max in O(1)
+        _check_k(ks[-1], n_samples)
     else:
-        ks = list(n_components)
-    if not ks:
-        raise ValueError("n_components is empty: give at least one number of components.")
-    out = []
-    for k in ks:
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-            raise TypeError(f"n_components must contain ints, got {k!r}.")
-        k = int(k)
-        if k < 1:
-            raise ValueError(f"n_components must be >= 1, got {k}.")
-        if k > n_samples:
-            raise ValueError(
-                f"n_components must be <= n_samples = {n_samples}, got {k}."
-            )
-        if k not in out:
+        ks = n_components
+    out, seen = [], set()
+    for k in ks:  # one pass: the first bad K stops it
+        k = _check_k(k, n_samples)
+        if k not in seen:
+            seen.add(k)
             out.append(k)
+    if not out:
+        raise ValueError("n_components is empty: give at least one number of components.")
     return out
+
+
+def _check_k(k, n_samples):
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"n_components must contain ints, got {k!r}.")
+    k = int(k)
+    if k < 1:
+        raise ValueError(f"n_components must be >= 1, got {k}.")
+    if k > n_samples:
+        raise ValueError(f"n_components must be <= n_samples = {n_samples}, got {k}.")
+    return k
 
 
 def _as_grid_of_types(covariance_type):

@@ -278,3 +278,19 @@ def test_zero_initial_weight_stays_finite(X, cov_type):
     # log(0) = -inf for a component: no responsibility, weight ~1e-17 after
     gm = fit(X, n_components=2, covariance_type=cov_type, weights_init=[1.0, 0.0], max_iter=5)
     assert_sane(gm, X)
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("K", [2, 3])
+def test_max_iter_0_with_given_precisions_has_their_inverse(cov_type, K):
+    """sklearn sets no covariances_ here; ours are inv(precisions_init). 'diag'
+    used to go through np.linalg.inv as if (K, d) were a matrix: an error for
+    K != d, a silently wrong covariances_ for K == d."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    from .conftest import precisions_from, random_params
+
+    _, means, covs, _ = random_params(rng, K, 3, cov_type)
+    gm = GaussianMixture(K, covariance_type=cov_type, max_iter=0, means_init=means,
+                         precisions_init=precisions_from(covs, cov_type)).fit(X)
+    np.testing.assert_allclose(gm.covariances_, covs, rtol=1e-12)

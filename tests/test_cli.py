@@ -154,7 +154,7 @@ def test_help_of_every_subcommand():
     ],
 )
 def test_parse_ks(text, ks):
-    assert cli.parse_ks(text) == ks
+    assert [k for part in cli.parse_ks(text) for k in part] == ks
 
 
 @pytest.mark.parametrize("text", ["", "a", "1-", "-3", "5-1", "1-10:0", "1.5", "1;2"])
@@ -179,6 +179,7 @@ def test_error_messages(files, capsys, tmp_path):
         (["fit", str(d / "iris.csv"), "-k", "151"], "n_samples >= n_components"),
         (["select", str(d / "moons.csv"), "-k", "0-2"], "n_components must be >= 1, got 0"),
         (["select", str(d / "moons.csv"), "-k", "300"], "<= n_samples = 200, got 300"),
+        (["select", str(d / "moons.csv"), "-k", "2,1-1000000000000"], "got 201"),
         (["predict", str(tmp_path / "none.npz"), str(d / "iris.csv")], "no such model file"),
         (["fit", str(d)], "is a directory"),
     ]

@@ -1,6 +1,7 @@
 """Model files (.npz, no pickle): round trip and refusal of other files."""
 
 import json
+import warnings
 import zipfile
 
 import numpy as np
@@ -116,3 +117,75 @@ def test_refuses_other_files(tmp_path, iris):
         load_model(newer)
     assert issubclass(ModelFileError, ValueError)
     assert zipfile.is_zipfile(good)
+
+
+@pytest.mark.parametrize("cov", COV)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_loads_sklearn_models_of_ill_conditioned_data(tmp_path, cov, dtype):
+    """The value checks allow a fit's rounding: sklearn's tied covariance
+    after cancellation (data far from the origin) is not even symmetric."""
+    from sklearn.mixture import GaussianMixture as SkGM
+
+    rng = np.random.default_rng(1)
+    if dtype == np.float64:
+        X = rng.normal(size=(400, 6)) @ np.diag([1e3, 1, 1e-2, 5, 1e-1, 1]) + 1e4
+    else:  # what sklearn can fit in float32 at all
+        X = rng.normal(size=(400, 6)) @ np.diag([30, 1, 0.1, 5, 0.3, 1]) + 50
+    for G, reg in ((SkGM, 1e-9), (GaussianMixture, 1e-9), (SkGM, 1e-6)):
+        gm = G(3, covariance_type=cov, reg_covar=reg, random_state=0, max_iter=5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gm.fit(X.astype(dtype))
+        back = load_model(save_model(gm, tmp_path / "m.npz"))
+        for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+            np.testing.assert_array_equal(getattr(back, name), getattr(gm, name))
+
+
+def _tampered(gm, cov):
+    """Files no fit writes, each with the part of the message that names it."""
+    U, C = gm.precisions_cholesky_, gm.covariances_
+    cases = {
+        "negative weight": (dict(weights_=gm.weights_ * [-1, 1, 1]), "weights_"),
+        "weights sum to 2": (dict(weights_=gm.weights_ * 2), "sum to 2"),
+        "negated factor": (dict(precisions_cholesky_=-U), "precisions_cholesky_"),
+        "covariances doubled": (dict(covariances_=2 * C), "inverse"),
+        "precisions halved": (dict(precisions_=gm.precisions_ / 2), "'precisions_'"),
+    }
+    if cov in ("full", "diag", "spherical"):  # components' covariances swapped
+        cases["swapped components"] = (dict(covariances_=C[[1, 0, 2]]), "inverse")
+    if cov in ("full", "tied"):
+        cases["lower factor"] = (
+            dict(precisions_cholesky_=np.swapaxes(U, -1, -2)), "upper triangular")
+        d = C.shape[-1]  # flat index d: entry (1, 0) of the first matrix
+        cases["covariances one entry off"] = (
+            dict(covariances_=C + 1e-3 * (np.arange(C.size).reshape(C.shape) == d)),
+            "inverse")
+    return cases
+
+
+@pytest.mark.parametrize("cov", COV)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_refuses_values_no_fit_writes(tmp_path, iris, cov, dtype):
+    gm = GaussianMixture(3, covariance_type=cov, random_state=0).fit(iris.astype(dtype))
+    good = save_model(gm, tmp_path / "m.npz")
+    for name, (change, match) in _tampered(gm, cov).items():
+        path = _rewrite(good, tmp_path / "bad.npz", **change)
+        with pytest.raises(ModelFileError, match=match):
+            load_model(path)
+            pytest.fail(name)
+    strings = _rewrite(good, tmp_path / "bad.npz", lower_bounds_=np.array(["a", "b"]))
+    with pytest.raises(ModelFileError, match="lower_bounds_"):
+        load_model(strings)
+
+
+@pytest.mark.parametrize("saved, read", [("tied", "diag"), ("diag", "tied")])
+def test_refuses_tied_and_diag_arrays_swapped(tmp_path, saved, read):
+    """K == d: a tied model's (d, d) arrays have a diag model's (K, d) shape."""
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    gm = GaussianMixture(3, covariance_type=saved, random_state=0).fit(X)
+    params = json.loads(json.dumps(gm.get_params() | {"covariance_type": read}))
+    path = _rewrite(save_model(gm, tmp_path / "m.npz"), tmp_path / "swap.npz",
+                    params=np.asarray(json.dumps(params)))
+    with pytest.raises(ModelFileError, match="precisions_cholesky_"):
+        load_model(path)
+

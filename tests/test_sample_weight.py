@@ -74,6 +74,22 @@ def test_scaling_all_weights_changes_nothing(data, cov_type, init_params):
     _assert_same(_fit(X, sw, **params), _fit(X, sw * 7.25, **params), rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random", "random_from_data"])
+@pytest.mark.parametrize("scale", [2.0**-1070, 2.0**-1000, 2.0**-60, 2.0**-48, 2.0**127, 2.0**1000])
+def test_weights_of_any_scale_give_the_same_model(data, dtype, init_params, scale):
+    """Tiny weights used to meet the M-step's absolute 10 eps guard (another
+    model, or a false 'overflows' error for subnormal ones) and float32
+    k-means' draw probabilities (NaN, or not summing to 1, for huge ones).
+    Powers of two, so the model is the same bit for bit."""
+    X, sw = data
+    X = X.astype(dtype)
+    sw = sw + 0.5
+    params = dict(n_components=3, covariance_type="full", random_state=0,
+                  init_params=init_params)
+    _assert_same(_fit(X, sw, **params), _fit(X, sw * scale, **params), rtol=0)
+
+
 def test_unit_weights_equal_no_weights(data):
     X, _ = data
     a = _fit(X, np.ones(len(X)), n_components=3, random_state=0)

@@ -141,6 +141,8 @@ def test_single_values_duplicates_and_ranges(X):
                                                     "covariance_type": "tied"}
     res = select_model(X, np.array([2, 1, 2]), ["diag", "diag"], random_state=0)
     assert res.table_["n_components"].tolist() == [2, 1]
+    res = select_model(X, range(3, 0, -2), "diag", random_state=0)
+    assert res.table_["n_components"].tolist() == [3, 1]
 
 
 def test_callable_criterion_nan_is_worst_and_ties_keep_the_first(X):
@@ -292,6 +294,11 @@ def test_fit_error_names_the_grid_point(n_jobs):
         (dict(n_components=[0, 1]), ValueError, "must be >= 1, got 0"),
         (dict(n_components=-2), ValueError, "must be >= 1"),
         (dict(n_components=121), ValueError, "<= n_samples = 120, got 121"),
+        # checked by the ends, never listed (a MemoryError or GBs before)
+        (dict(n_components=range(1, 10**12)), ValueError, "<= n_samples = 120, got 999999999999"),
+        (dict(n_components=range(10**12, 0, -1)), ValueError, "got 1000000000000"),
+        (dict(n_components=range(-10**12, 5)), ValueError, "must be >= 1, got -1000000000000"),
+        (dict(n_components=(k for k in [3, 200, 1.5])), ValueError, "got 200"),
         (dict(n_components=[1.5]), TypeError, "must contain ints"),
         (dict(n_components="3"), TypeError, "an int or an iterable"),
         (dict(n_components=[True]), TypeError, "must contain ints"),
