@@ -38,6 +38,14 @@ OVERFLOW = (
 )
 
 
+UNREACHABLE = (
+    "Fitting the mixture model failed because {} sample(s) have zero density "
+    "under every component (their distance to every mean overflows float64: "
+    "the data's magnitude is too large). Scale the input data, for example "
+    "with sklearn.preprocessing.StandardScaler."
+)
+
+
 def ill_defined_error(dtype):
     msg = ILL_DEFINED
     if np.dtype(dtype) == np.float32:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._covariance import OVERFLOW, check_not_collapsed
+from ._covariance import OVERFLOW, UNREACHABLE, check_not_collapsed
 from ._kernels._common import split_stats
 from ._threading import call_kernel
 
@@ -95,6 +95,8 @@ def mstep(ct, total, shift, reg_covar, dtype, weight_norm=None):
     K, d = shift.shape
     if not np.all(np.isfinite(total[:-3])):
         raise ValueError(OVERFLOW)  # sums of squared deviations overflowed
+    if total[-1] > 0:  # rows an E-step found with zero density everywhere
+        raise ValueError(UNREACHABLE.format(int(total[-1])))
     N, S1, S2, _ = split_stats(total, K, d)
     nk = N + 10.0 * np.finfo(np.float64).eps
     means = (N[:, None] * shift + S1) / nk[:, None]

@@ -134,9 +134,11 @@ class num_threads:
     """Run fastgmm's kernels on at most ``n`` threads in the calling thread.
 
     A thin wrapper around ``numba.set_num_threads`` / ``numba.get_num_threads``.
-    The setting takes effect at once and applies to kernels called from the
+    The setting takes effect at once (when the object is made, as
+    threadpoolctl's limits do) and applies to kernels called from the
     calling Python thread only (Numba keeps it per thread); used as a context
-    manager it restores the previous value on exit, exceptions included::
+    manager it restores the previous value on exit, exceptions included, and
+    applies it again if the same object is entered again::
 
         with fastgmm.num_threads(1):
             gm.fit(X)             # single-threaded
@@ -161,17 +163,23 @@ class num_threads:
     """
 
     def __init__(self, n):
-        n = _check_num_threads(n)
-        self.previous = numba.get_num_threads()  # starts Numba's thread pool
-        numba.set_num_threads(n)
+        self.n = _check_num_threads(n)
+        self._apply()
         _note_layer()
-        self.n = n
+
+    def _apply(self):
+        self.previous = numba.get_num_threads()  # starts Numba's thread pool
+        numba.set_num_threads(self.n)
+        self._active = True
 
     def __enter__(self):
+        if not self._active:  # entered again after an exit: set it again
+            self._apply()
         return self
 
     def __exit__(self, *exc_info):
         numba.set_num_threads(self.previous)
+        self._active = False
         return False
 
     def __repr__(self):

@@ -17,11 +17,11 @@ from .conftest import COV_TYPES
 PARAMS = ["weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_"]
 
 
-def fit(X, **params):
+def fit(X, sample_weight=None, **params):
     params.setdefault("random_state", 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return GaussianMixture(**params).fit(X)
+        return GaussianMixture(**params).fit(X, sample_weight=sample_weight)
 
 
 def assert_sane(gm, X):
@@ -124,6 +124,25 @@ def test_overflowing_magnitudes_raise_clear_errors(X, cov_type):
         fit((X * 3e19).astype(np.float32), n_components=2, covariance_type=cov_type)
     # the same data in float64 is fine
     assert_sane(fit(X * 3e19, n_components=2, covariance_type=cov_type), X * 3e19)
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_a_row_of_zero_density_everywhere_raises(X, cov_type):
+    """Its squared distance to every mean overflows: it used to be dropped
+    silently (a model of the other rows, lower_bound_ -inf, 100 iterations
+    of RuntimeWarnings). A row of weight 0 there is absent, as elsewhere."""
+    d = X.shape[1]
+    far = np.r_[X, [[1e160] * d]]
+    precisions = {"full": np.eye(d)[None], "tied": np.eye(d), "diag": np.ones((1, d)),
+                  "spherical": np.ones(1)}[cov_type]
+    init = dict(n_components=1, covariance_type=cov_type, weights_init=[1.0],
+                means_init=X.mean(axis=0)[None],
+                precisions_init=precisions, max_iter=3, tol=0)
+    with pytest.raises(ValueError, match="1 sample.*zero density under every component"):
+        fit(far, **init)
+    weights = np.r_[np.ones(len(X)), 0.0]
+    np.testing.assert_array_equal(fit(far, sample_weight=weights, **init).means_,
+                                  fit(X, **init).means_)
 
 
 def test_failed_fit_leaves_a_previous_model_untouched(X):

@@ -24,6 +24,18 @@ def test_context_manager_sets_and_restores():
     assert numba.get_num_threads() == before
 
 
+def test_the_same_object_entered_again_sets_it_again():
+    before = numba.get_num_threads()
+    one = num_threads(1)  # takes effect when made, as documented
+    assert numba.get_num_threads() == 1
+    with one:
+        assert numba.get_num_threads() == 1
+    assert numba.get_num_threads() == before
+    with one:  # it used to run this block on every thread
+        assert numba.get_num_threads() == 1
+    assert numba.get_num_threads() == before
+
+
 def test_restored_after_an_exception():
     before = numba.get_num_threads()
     with pytest.raises(KeyError):

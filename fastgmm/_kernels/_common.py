@@ -93,10 +93,11 @@ def row_weight(sw, i):
 
 @jit
 def accumulate_T(T, w, lse):
-    """T = (sum w * loglik, sum w, number of rows with a non-finite loglik)."""
+    """T = (sum w * loglik, sum w, number of rows of weight > 0 with a
+    non-finite loglik); a row of weight 0 counts as absent."""
     if math.isfinite(lse):
         T[0] += w * lse
-    else:
+    elif w > 0.0:
         T[0] += lse
         T[2] += 1.0
     T[1] += w
