@@ -111,6 +111,17 @@ def near_center(means, U, center, limit):
     return delta, bounded & (zero | (definite & (q.sum(axis=1) <= limit)))
 
 
+def logprob_reference(means, U, const, limit):
+    """(x0, means - x0, centre) of the full kernels' ``_reference``: centre
+    when some whitened mean max_j (|U_k|^T |m_k|)_j exceeds limit; x0 the
+    mean of the largest const_k (the first of equals)."""
+    size = np.einsum("klj,kl->kj", np.abs(U), np.abs(means))
+    if not size.max() > limit:
+        return np.empty(0), np.empty((0, means.shape[1])), False
+    x0 = means[np.argmax(const)]
+    return x0, means - x0, True
+
+
 def scatter(X, r, m):
     """(N, S1, upper S2) of one component: sums of r, r z, r z z^T, z = x - m."""
     Z = X - m

@@ -325,16 +325,16 @@ def test_full_prepare_near_center(rng):
     cases.append((far, U, center))
     cases.append((means, U, np.where(np.arange(d) == 2, 2.0**510, center)))
     for m, U_, c in cases:
-        delta, near = prepare(m, U_, c)
+        delta, near = prepare(m, U_, np.zeros(K), c)[:2]
         want_delta, want_near = naive.near_center(m, U_, c, full.NEAR_LIMIT)
         np.testing.assert_array_equal(delta, want_delta)
         np.testing.assert_array_equal(near, want_near)
     # one unit direction: the bound is |u| |delta|, near up to sqrt(NEAR_LIMIT)
     U3 = np.eye(3)[None]
     for dist, want in ((100.0, True), (np.nextafter(100.0, 200.0), False)):
-        assert full_small._build(3).prepare(np.array([[dist, 0, 0]]), U3, np.zeros(3))[1][0] == want
+        assert full_small._build(3).prepare(np.array([[dist, 0, 0]]), U3, np.zeros(1), np.zeros(3))[1][0] == want
     # the generic kernels (d = 2, d >= 17) do not sum around c: nothing to prepare
-    assert full._prepare(means, U, center)[1].shape == (0,)
+    assert full._prepare(means, U, np.zeros(K), center)[1].shape == (0,)
 
 
 @pytest.mark.parametrize("d", UNROLLED_DIMS)
@@ -353,14 +353,14 @@ def test_unrolled_scatter_around_the_centre_or_the_means(rng, d):
     means = rng.normal(size=(K, d)) + 1e3
     center = means.mean(axis=0)
     U = np.broadcast_to(np.eye(d) / 3, (K, d, d)).copy()
-    aux = full_small._build(d).prepare(means, U, center)
+    aux = full_small._build(d).prepare(means, U, np.zeros(K), center)
     assert aux[1].all()
     r = np.zeros((K, PITCH))
     r[:, :nb] = rng.uniform(size=(K, nb))
     r[:, 3:nb:7] = 0.0
     outs = []
     for shifted in (True, False):
-        work = full_small._build(d).work(K, d, True)
+        work = full_small._build(d).work(K, d, True, aux)
         Xs = Xt - center[:, None]
         out = np.zeros(K + K * d + K * d * d)
         for k in range(K):
@@ -396,7 +396,7 @@ def test_unrolled_stats_of_far_tight_components(rng, d):
     labels = rng.choice(K, size=n, p=weights)
     X = means[labels] + rng.normal(size=(n, d)) * sd[labels, None]
     m, Uk, const, center = kernel_args(ct, Params(weights, means, covs, U))
-    assert list(full_small._build(d).prepare(m, Uk, center)[1]) == [True, True, False, False]
+    assert list(full_small._build(d).prepare(m, Uk, const, center)[1]) == [True, True, False, False]
     got = ct.kernels_for(d).stats(X, np.empty(0), np.empty((0, 0)), m, Uk, const, center)
     want = naive.stats(X, None, None, weights, means, U, center, "full")
     N, S1, S2, _ = split_stats(got, K, d)
@@ -679,9 +679,74 @@ def test_scratch_starts_on_cache_lines():
             assert a.ctypes.data % _common.LINE == 0
     assert _common.PITCH * 8 % _common.LINE == 0
     K, d = 3, 10
-    buffers = _common.block_buffers(K, d) + full._work(K, d, True)[:4]
+    # means far from the origin: the x - x0 buffer (_logprob_input) is made too
+    aux = full._prepare(np.full((K, d), 1e9), np.broadcast_to(np.eye(d), (K, d, d)).copy(),
+                        np.zeros(K), np.zeros(d))
+    assert aux[4]
+    work = full._work(K, d, True, aux)
+    buffers = _common.block_buffers(K, d) + work[:4] + work[7:]
     for buf in buffers:
+        assert buf.size
         rows = buf.reshape(-1, buf.shape[-1])
         assert all(row.ctypes.data % _common.LINE == 0 for row in rows)
-    for buf in full._task_work(4, K, d, True)[:4]:
+    works = full._task_work(4, K, d, True, aux)
+    for buf in works[:4] + works[7:]:
         assert buf.ctypes.data % _common.LINE == 0
+
+
+def test_full_logprob_reference_matches_naive(rng):
+    """When and where the full kernels move a block before the log-densities:
+    the NumPy twin's choice, on either side of the limit, with ties in
+    const and a NaN mean."""
+    from fastgmm._kernels import full
+
+    K, d = 5, 4
+    _, means, _, U = random_params(rng, K, d, "full")
+    const = np.array([0.5, 2.0, -1.0, 2.0, 0.0])
+    size = np.einsum("klj,kl->kj", np.abs(U), np.abs(means)).max()
+    for scale in (1.0, full.CENTRE_LIMIT / size, np.nextafter(full.CENTRE_LIMIT / size, 1e9), 1e12):
+        got = full._reference(means * scale, U, const)
+        want = naive.logprob_reference(means * scale, U, const, full.CENTRE_LIMIT)
+        assert got[2] == want[2]
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    nan = means * 1e12
+    nan[0, 0] = np.nan
+    assert full._reference(nan, U, const)[2]  # the finite means still decide
+
+
+@pytest.mark.parametrize(
+    "d, K, n",
+    [(1, 3, 700), (3, 3, 700), (10, 3, N_ROWS), (17, 3, 700), (17, 16, 700)],
+    ids=["d1", "unrolled-d3", "unrolled-d10-chunks", "generic-d17", "by-component-d17"],
+)
+def test_full_logprob_far_from_the_origin(rng, d, K, n):
+    """x U - m U (the bias trick) rounds to eps |x| |U|: a constant column of
+    1.7e18 (a timestamp) with the variance reg_covar leaves, there, 1e5 where
+    the whitened deviation is 0. The kernels move such blocks to a reference
+    mean first; the fit's lower bound and score_samples equal the centred
+    NumPy twin's, on every path (d = 1, unrolled, generic, by component)."""
+    from scipy.special import logsumexp
+
+    from fastgmm import GaussianMixture
+
+    offset = np.full(d, 1e8)
+    offset[0] = 1.7e18
+    spread = np.ones(d)
+    spread[0] = 0.0  # constant column
+    X = offset + rng.normal(size=(n, d)) * spread * rng.uniform(0.5, 2, size=(n, 1))
+    means = X[rng.choice(n, K, replace=False)]
+    var = np.ones(d)
+    var[0] = 1e-6
+    precisions = np.broadcast_to(np.diag(1 / var), (K, d, d)).copy()
+    gm = GaussianMixture(K, covariance_type="full", weights_init=np.full(K, 1 / K),
+                         means_init=means, precisions_init=precisions, max_iter=1, tol=0)
+    with pytest.warns(Warning):  # not converged
+        gm.fit(X)
+    U = np.broadcast_to(np.diag(1 / np.sqrt(var)), (K, d, d))
+    want = logsumexp(naive.log_gaussian(X, means, U, "full") - np.log(K), axis=1)
+    np.testing.assert_allclose(gm.lower_bounds_[0], want.mean(), rtol=1e-10)
+    got = gm.score_samples(X)
+    want = logsumexp(naive.log_gaussian(X, gm.means_, gm.precisions_cholesky_, "full")
+                     + np.log(gm.weights_), axis=1)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)

@@ -37,12 +37,12 @@ def S2_SIZE(K, d):
 
 
 @jit
-def _prepare(means, prec, center):
+def _prepare(means, prec, const, center):
     return np.empty((0, 0))
 
 
 @jit_inline
-def _work(K, d, scatter):
+def _work(K, d, scatter, aux):
     ks = K if scatter else 0
     return (
         np.empty(BLOCK),  # maha
@@ -164,7 +164,7 @@ def _finish(K, d, work, out):
 def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     K, d = means.shape
     Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
-    work = _work(K, d, True)
+    work = _work(K, d, True, aux)
     T = np.zeros(3)
     given = R.shape[0] != 0
     for i0 in range(lo, hi, BLOCK):
@@ -188,7 +188,7 @@ def stats(X, sw, R, means, prec, const, center):
     n = X.shape[0]
     K, d = means.shape
     width = K + K * d + S2_SIZE(K, d) + 3
-    aux = _prepare(means, prec, center)
+    aux = _prepare(means, prec, const, center)
     nch = n_chunks(n)
     group = chunk_group(nch, width)
     total = np.zeros(width)
@@ -209,7 +209,7 @@ def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
     lo, hi = chunk_rows(c, X.shape[0])
     Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
     no_weights = np.empty(0)
-    work = _work(K, d, False)
+    work = _work(K, d, False, aux)
     for i0 in range(lo, hi, BLOCK):
         nb = min(BLOCK, hi - i0)
         load_block(X, i0, nb, Xt)
@@ -220,6 +220,6 @@ def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
 
 @pjit(inline_serial=("_score_chunk",))
 def score_rows(X, means, prec, const, center, lpn, resp, labels):
-    aux = _prepare(means, prec, center)
+    aux = _prepare(means, prec, const, center)
     for c in prange(n_chunks(X.shape[0])):
         _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels)

@@ -69,17 +69,65 @@ _SCATTER_SHIFTED = False
 NEAR_LIMIT = 1.0e4
 
 
+#: bound on the whitened size of a mean, max_j sum_l |U_k[l, j] m_kl|, for the
+#: log-densities to be taken from x U_k - m_k U_k as they are: the bias
+#: trick's rounding is eps times that size (2.2e-12 here), which a constant
+#: column of 1e18 (a timestamp) makes 1e5. Beyond it the block is moved to
+#: a reference mean first (``_logprob_input``).
+CENTRE_LIMIT = 1.0e4
+
+
 @jit
-def _prepare(means, prec, center):
-    """(delta, near): delta_k = m_k - c, and near_k when component k's rows
-    may be summed around c: delta_k = 0, or U_k has a positive diagonal and
-    || |U_k|^T |delta_k| ||^2 <= ``NEAR_LIMIT`` (an upper bound on the
-    whitened |U_k^T delta_k|^2 that no cancellation between entries can
-    undercut); never unless every |c_j|, |m_kj| <= ``SHIFT_SAFE`` (finite
-    products)."""
+def _reference(means, prec, const):
+    """(x0, means - x0, whether to centre): x0 the mean of the largest const_k
+    (any mean makes x - x0 exactly 0 in a constant column), used only when
+    some whitened mean exceeds ``CENTRE_LIMIT`` (never on data near the
+    origin: no cost there)."""
     K, d = means.shape
-    if not _SCATTER_SHIFTED:  # the generic kernels do not read it
-        return np.empty((0, d)), np.zeros(0, dtype=np.bool_)
+    size = 0.0
+    for k in range(K):
+        for j in range(d):
+            s = 0.0
+            for l in range(j + 1):
+                s += abs(prec[k, l, j]) * abs(means[k, l])
+            size = max(size, s)  # NaN (no finite mean) leaves it as it is
+    if not size > CENTRE_LIMIT:
+        return np.empty(0), np.empty((0, d)), False
+    k0 = 0
+    for k in range(1, K):
+        if const[k] > const[k0]:
+            k0 = k
+    x0 = means[k0].copy()
+    moved = np.empty((K, d))
+    for k in range(K):
+        for j in range(d):
+            moved[k, j] = means[k, j] - x0[j]
+    return x0, moved, True
+
+
+@jit_inline
+def _logprob_input(Xt, nb, means, aux, Xc):
+    """(rows, means) for ``_logprob_k``: Xt and the means, or, when ``aux``
+    says so, the block's x - x0 (into Xc) and the means - x0: then the
+    rounding is eps |x - x0| |U|, not eps |x| |U|."""
+    if aux[4]:
+        block_diff_t(Xt, nb, aux[2], Xc)
+        return Xc, aux[3]
+    return Xt, means
+
+
+@jit
+def _prepare(means, prec, const, center):
+    """(delta, near, x0, means - x0, centre): delta_k = m_k - c, and near_k
+    when component k's rows may be summed around c: delta_k = 0, or U_k has
+    a positive diagonal and || |U_k|^T |delta_k| ||^2 <= ``NEAR_LIMIT`` (an
+    upper bound on the whitened |U_k^T delta_k|^2 that no cancellation
+    between entries can undercut); never unless every |c_j|, |m_kj| <=
+    ``SHIFT_SAFE`` (finite products). The last three: ``_reference``."""
+    K, d = means.shape
+    x0, moved, centre = _reference(means, prec, const)
+    if not _SCATTER_SHIFTED:  # the generic kernels do not read the first two
+        return np.empty((0, d)), np.zeros(0, dtype=np.bool_), x0, moved, centre
     delta = np.empty((K, d))
     near = np.zeros(K, dtype=np.bool_)
     c_bounded = True
@@ -101,11 +149,11 @@ def _prepare(means, prec, center):
                 s += abs(prec[k, l, j]) * abs(delta[k, l])
             q += s * s
         near[k] = bounded and (zero or (definite and q <= NEAR_LIMIT))
-    return delta, near
+    return delta, near, x0, moved, centre
 
 
 @jit_inline
-def _work(K, d, scatter):
+def _work(K, d, scatter, aux):
     e = d if scatter else 0
     u = e if _SCATTER_SHIFTED else 0  # used by the unrolled kernels only
     return (
@@ -116,6 +164,7 @@ def _work(K, d, scatter):
         np.empty(d),  # bias row -m_k U_k of the log-density
         aligned_empty(u, PITCH),  # x - c, when some components are not near c
         np.empty(1 + u + u * u),  # a block's sums of one component
+        aligned_empty(d if aux[4] else 0, PITCH),  # x - x0 (_logprob_input)
     )
 
 
@@ -180,11 +229,12 @@ def _logprob_k(Xt, nb, means, prec, const, k, work, lp):
 @jit_inline
 def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
     K, d = means.shape
-    if d == 2:
+    if d == 2:  # x - m_k taken row by row: no bias trick
         _logprob_2d(Xt[0], Xt[1], nb, means, prec, const, lp)
         return
+    Xl, Ml = _logprob_input(Xt, nb, means, aux, work[7])
     for k in range(K):
-        _logprob_k(Xt, nb, means, prec, const, k, work, lp)
+        _logprob_k(Xl, nb, Ml, prec, const, k, work, lp)
 
 
 @jit_inline
@@ -257,7 +307,7 @@ def _finish(K, d, work, out):
 def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     K, d = means.shape
     Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
-    work = _work(K, d, True)
+    work = _work(K, d, True, aux)
     T = np.zeros(3)
     given = R.shape[0] != 0
     for j in range(out.shape[0]):
@@ -290,8 +340,9 @@ def _by_component(n, K, d):
 
 
 @jit
-def _task_work(nt, K, d, scatter):
-    """``_work`` for each task, as (task, ...) arrays; one x - c for all."""
+def _task_work(nt, K, d, scatter, aux):
+    """``_work`` for each task, as (task, ...) arrays; one x - c and one
+    x - x0 for all."""
     e = d if scatter else 0
     u = e if _SCATTER_SHIFTED else 0
     return (
@@ -302,13 +353,14 @@ def _task_work(nt, K, d, scatter):
         np.empty((nt, d)),
         aligned_empty(u, PITCH),
         np.empty((nt, 1 + u + u * u)),
+        aligned_empty(d if aux[4] else 0, PITCH),
     )
 
 
 @jit
 def _task(works, t):
     w = works
-    return (w[0][t], w[1][t], w[2][t], w[3][t], w[4][t], w[5], w[6][t])
+    return (w[0][t], w[1][t], w[2][t], w[3][t], w[4][t], w[5], w[6][t], w[7])
 
 
 @pjit(inline_serial=("_chunk",))
@@ -316,11 +368,11 @@ def stats(X, sw, R, means, prec, const, center):
     n = X.shape[0]
     K, d = means.shape
     width = K + K * d + S2_SIZE(K, d) + 3
-    aux = _prepare(means, prec, center)
+    aux = _prepare(means, prec, const, center)
     if _by_component(n, K, d):
         out = np.zeros(width)
         nt = n_tasks(K)
-        works = _task_work(nt, K, d, True)
+        works = _task_work(nt, K, d, True, aux)
         Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
         T = np.zeros(3)
         given = R.shape[0] != 0
@@ -330,9 +382,10 @@ def stats(X, sw, R, means, prec, const, center):
             if given:
                 given_resp(R, sw, i0, nb, r)
             else:
+                Xl, Ml = _logprob_input(Xt, nb, means, aux, works[7])
                 for t in prange(nt):
                     for k in range(*task_range(t, nt, K)):
-                        _logprob_k(Xt, nb, means, prec, const, k, _task(works, t), lp)
+                        _logprob_k(Xl, nb, Ml, prec, const, k, _task(works, t), lp)
                 block_resp(lp, nb, sw, i0, r, mx, ssum, lse, T)
             Xs, shifted = _shift(Xt, nb, center, aux, _task(works, 0))
             for t in prange(nt):
@@ -363,7 +416,7 @@ def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
     lo, hi = chunk_rows(c, X.shape[0])
     Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
     no_weights = np.empty(0)
-    work = _work(K, d, False)
+    work = _work(K, d, False, aux)
     for i0 in range(lo, hi, BLOCK):
         nb = min(BLOCK, hi - i0)
         load_block(X, i0, nb, Xt)
@@ -376,18 +429,19 @@ def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
 def score_rows(X, means, prec, const, center, lpn, resp, labels):
     n = X.shape[0]
     K, d = means.shape
-    aux = _prepare(means, prec, center)
+    aux = _prepare(means, prec, const, center)
     if _by_component(n, K, d):
         nt = n_tasks(K)
-        works = _task_work(nt, K, d, False)
+        works = _task_work(nt, K, d, False, aux)
         Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
         no_weights = np.empty(0)
         for i0 in range(0, n, BLOCK):
             nb = min(BLOCK, n - i0)
             load_block(X, i0, nb, Xt)
+            Xl, Ml = _logprob_input(Xt, nb, means, aux, works[7])
             for t in prange(nt):
                 for k in range(*task_range(t, nt, K)):
-                    _logprob_k(Xt, nb, means, prec, const, k, _task(works, t), lp)
+                    _logprob_k(Xl, nb, Ml, prec, const, k, _task(works, t), lp)
             block_resp(lp, nb, no_weights, i0, r, mx, ssum, lse, no_weights)
             block_outputs(lp, r, i0, nb, lse, lpn, resp, labels)
         return

@@ -45,7 +45,7 @@ def S2_SIZE(K, d):
 
 
 @jit
-def _prepare(means, prec, center):
+def _prepare(means, prec, const, center):
     K, d = means.shape
     a = np.zeros((K, d))
     for k in range(K):
@@ -59,7 +59,7 @@ def _prepare(means, prec, center):
 
 
 @jit_inline
-def _work(K, d, scatter):
+def _work(K, d, scatter, aux):
     ks = K if scatter else 0
     return (
         np.empty((d, PITCH)),  # Zt
@@ -139,7 +139,7 @@ def _finish(K, d, work, out):
 def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     K, d = means.shape
     Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
-    work = _work(K, d, True)
+    work = _work(K, d, True, aux)
     T = np.zeros(3)
     given = R.shape[0] != 0
     for i0 in range(lo, hi, BLOCK):
@@ -163,7 +163,7 @@ def stats(X, sw, R, means, prec, const, center):
     n = X.shape[0]
     K, d = means.shape
     width = K + K * d + S2_SIZE(K, d) + 3
-    aux = _prepare(means, prec, center)
+    aux = _prepare(means, prec, const, center)
     nch = n_chunks(n)
     group = chunk_group(nch, width)
     total = np.zeros(width)
@@ -184,7 +184,7 @@ def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
     lo, hi = chunk_rows(c, X.shape[0])
     Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
     no_weights = np.empty(0)
-    work = _work(K, d, False)
+    work = _work(K, d, False, aux)
     for i0 in range(lo, hi, BLOCK):
         nb = min(BLOCK, hi - i0)
         load_block(X, i0, nb, Xt)
@@ -195,6 +195,6 @@ def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
 
 @pjit(inline_serial=("_score_chunk",))
 def score_rows(X, means, prec, const, center, lpn, resp, labels):
-    aux = _prepare(means, prec, center)
+    aux = _prepare(means, prec, const, center)
     for c in prange(n_chunks(X.shape[0])):
         _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels)
