@@ -55,17 +55,22 @@ def check_sample_weight(sample_weight, n_samples):
 
 
 def power_of_two_scaled(sw):
-    """``sw`` times the power of two that puts its largest value in [1, 2).
+    """``sw`` times the power of two that puts its smallest positive value in
+    [1, 2), unless that takes ``n * max`` beyond 2**100.
 
     The fitted model does not depend on the weights' scale, but the
-    arithmetic does: the M-step's ``N_k + 10 eps`` guard is absolute, and
-    k-means' float32 draw probabilities over- or underflow. A power of two
-    is exact, so ordinary weights give bit for bit the fit they gave before
-    (``sum(w x) / sum(w)`` is unchanged by it).
+    arithmetic does: the M-step's ``N_k + 10 eps`` guard is absolute (with
+    the smallest weight at 1, a component of any rows keeps N_k >= 1, as
+    without weights), and k-means' float32 draw probabilities over- or
+    underflow (hence the cap). A power of two is exact, so weights whose
+    smallest positive value is in [1, 2) (integer counts with a 1) are used
+    as they are, and any weights times 2**k give the same model bit for bit.
     """
     if sw.shape[0] == 0:
         return sw
-    exponent = np.frexp(sw.max())[1] - 1
+    smallest = np.frexp(np.min(sw, where=sw > 0, initial=np.inf))[1] - 1
+    cap = np.frexp(sw.max())[1] + int(sw.shape[0]).bit_length() - 100
+    exponent = max(smallest, cap)
     return sw if exponent == 0 else np.ldexp(sw, -exponent)
 
 

@@ -197,9 +197,6 @@ def _check_values(path, ct, data, d):
             raise _bad(path, "'covariances_' is not the inverse of 'precisions_'")
         return
     U, P, C = (a.reshape(-1, d, d) for a in (U, P, C))
-    # the lower triangle is what a Cholesky factorisation reads (sklearn's
-    # tied covariance is not exactly symmetric after cancellation)
-    C = np.tril(C) + _swap(np.tril(C, -1))
     if np.any(np.tril(U, -1)) or np.any(np.diagonal(U, axis1=1, axis2=2) <= 0):
         raise _bad(
             path, "'precisions_cholesky_' is not upper triangular with a positive diagonal"
@@ -207,6 +204,16 @@ def _check_values(path, ct, data, d):
     absU = np.abs(U)
     if np.any(np.abs(P - U @ _swap(U)) > tol * (absU @ _swap(absU))):
         raise _bad(path, "'precisions_' is not precisions_cholesky_ @ its transpose")
+    # symmetric to sqrt(eps) of the scale and of the means' products, which
+    # bound scikit-learn's tied cancellation (E[x x^T] - sum_k w_k m_k m_k^T)
+    m = np.abs(data["means_"].astype(np.float64))
+    scale = np.sqrt(np.einsum("kii->ki", C).clip(0))
+    loose = np.sqrt(eps) * (scale[:, :, None] * scale[:, None, :]
+                            + len(w) * np.einsum("k,ki,kj->ij", w.astype(np.float64), m, m))
+    if np.any(np.abs(C - _swap(C)) > loose):
+        raise _bad(path, "'covariances_' is not symmetric")
+    # the lower triangle is what a Cholesky factorisation reads
+    C = np.tril(C) + _swap(np.tril(C, -1))
     var = np.diagonal(C, axis1=1, axis2=2)
     if np.any(var <= 0):
         raise _bad(path, "'covariances_' has variances <= 0")

@@ -22,6 +22,7 @@ faster:
   the disk cache) before the first timed fit, so ``seconds`` measures fitting.
 """
 
+import bisect
 import contextlib
 import math
 import numbers
@@ -199,10 +200,16 @@ def _as_grid_of_k(n_components, n_samples):
             f"got {n_components!r}."
         )
     elif isinstance(n_components, range) and n_components:
-        # checked by its ends: range(1, 10**9) is refused before it is listed
+        # checked by bisection: range(1, 10**9) is refused before it is
+        # listed, naming its first K out of [1, n_samples] as a list would
         ks = n_components
-        _check_k(ks[0], n_samples)  # ks[0] and ks[-1]: min and max in O(1)
-        _check_k(ks[-1], n_samples)
+        _check_k(ks[0], n_samples)
+        up = ks if ks.step > 0 else ks[::-1]
+        lo, hi = bisect.bisect_left(up, 1), bisect.bisect_right(up, n_samples)
+        if hi < len(up):
+            _check_k(up[hi], n_samples)
+        if lo > 0:
+            _check_k(up[lo - 1], n_samples)
     else:
         ks = n_components
     out, seen = [], set()

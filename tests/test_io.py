@@ -159,7 +159,10 @@ def _tampered(gm, cov):
         d = C.shape[-1]  # flat index d: entry (1, 0) of the first matrix
         cases["covariances one entry off"] = (
             dict(covariances_=C + 1e-3 * (np.arange(C.size).reshape(C.shape) == d)),
-            "inverse")
+            "inverse|symmetric")
+        cases["upper triangle off"] = (  # sample() reads both triangles
+            dict(covariances_=C + 0.5 * (np.arange(C.size).reshape(C.shape) == 1)),
+            "not symmetric")
     return cases
 
 

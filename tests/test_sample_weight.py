@@ -90,6 +90,24 @@ def test_weights_of_any_scale_give_the_same_model(data, dtype, init_params, scal
     _assert_same(_fit(X, sw, **params), _fit(X, sw * scale, **params), rtol=0)
 
 
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_one_heavy_weight_leaves_the_light_rows_their_precision(cov_type):
+    """Scaling by the largest weight (a first version) made 1,000 rows of
+    weight 1 next to one of 1e12 weigh 1e-12 each, and the 10 eps guard then
+    moved their component's mean by 1.2 (a review's finding). Scaled by the
+    smallest weight, they keep it, at any power-of-two scale of the weights."""
+    rng = np.random.default_rng(0)
+    A = 1e6 + 1e-3 * rng.normal(size=(1000, 2))
+    X = np.vstack([A, [[0.0, 0.0]]])
+    sw = np.r_[np.ones(1000), 1e12]
+    params = dict(n_components=2, covariance_type=cov_type, means_init=[[1e6, 1e6], [0, 0]],
+                  reg_covar=1e-6, random_state=0)
+    gm = _fit(X, sw, **params)
+    np.testing.assert_allclose(gm.means_[0], A.mean(axis=0), rtol=0, atol=1e-8)
+    for scale in (2.0**-900, 2.0**-70, 2.0**70):
+        _assert_same(gm, _fit(X, sw * scale, **params), rtol=0)
+
+
 def test_unit_weights_equal_no_weights(data):
     X, _ = data
     a = _fit(X, np.ones(len(X)), n_components=3, random_state=0)
