@@ -95,9 +95,9 @@ def mstep(ct, total, shift, reg_covar, dtype, weight_norm=None):
     K, d = shift.shape
     if not np.all(np.isfinite(total[:-3])):
         raise ValueError(OVERFLOW)  # sums of squared deviations overflowed
-    if total[-1] > 0:  # rows an E-step found with zero density everywhere
-        raise ValueError(UNREACHABLE.format(int(total[-1])))
-    N, S1, S2, _ = split_stats(total, K, d)
+    N, S1, S2, T = split_stats(total, K, d)
+    if T[2] > 0:  # rows an E-step found with zero density everywhere
+        raise ValueError(UNREACHABLE.format(int(T[2])))
     nk = N + 10.0 * np.finfo(np.float64).eps
     means = (N[:, None] * shift + S1) / nk[:, None]
     delta = means - shift

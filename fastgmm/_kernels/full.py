@@ -77,6 +77,16 @@ NEAR_LIMIT = 1.0e4
 CENTRE_LIMIT = 1.0e4
 
 
+@jit_inline
+def _abs_whitened(U, v, j):
+    """sum_{l <= j} |U[l, j]| |v_l|: a bound on |(v U)_j| for upper-triangular
+    U that no cancellation between entries can undercut."""
+    s = 0.0
+    for l in range(j + 1):
+        s += abs(U[l, j]) * abs(v[l])
+    return s
+
+
 @jit
 def _reference(means, prec, const):
     """(x0, means - x0, whether to centre): x0 the mean of the largest const_k
@@ -87,10 +97,8 @@ def _reference(means, prec, const):
     size = 0.0
     for k in range(K):
         for j in range(d):
-            s = 0.0
-            for l in range(j + 1):
-                s += abs(prec[k, l, j]) * abs(means[k, l])
-            size = max(size, s)  # NaN (no finite mean) leaves it as it is
+            # max leaves size as it is for NaN (no finite mean)
+            size = max(size, _abs_whitened(prec[k], means[k], j))
     if not size > CENTRE_LIMIT:
         return np.empty(0), np.empty((0, d)), False
     k0 = 0
@@ -98,11 +106,7 @@ def _reference(means, prec, const):
         if const[k] > const[k0]:
             k0 = k
     x0 = means[k0].copy()
-    moved = np.empty((K, d))
-    for k in range(K):
-        for j in range(d):
-            moved[k, j] = means[k, j] - x0[j]
-    return x0, moved, True
+    return x0, means - x0, True
 
 
 @jit_inline
@@ -144,9 +148,7 @@ def _prepare(means, prec, const, center):
         definite = True
         for j in range(d):
             definite = definite and prec[k, j, j] > 0.0
-            s = 0.0
-            for l in range(j + 1):
-                s += abs(prec[k, l, j]) * abs(delta[k, l])
+            s = _abs_whitened(prec[k], delta[k], j)
             q += s * s
         near[k] = bounded and (zero or (definite and q <= NEAR_LIMIT))
     return delta, near, x0, moved, centre
