@@ -265,19 +265,15 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 f"expected (n_components, {n_features}) for X with {n_features} "
                 "features. Refit the model (without warm_start)."
             )
-        K = means.shape[0]
-        expected = {
-            "weights_": (params.weights, (K,)),
-            "precisions_cholesky_": (params.precisions_cholesky, ct.shape(K, n_features)),
-            "covariances_": (params.covariances, ct.shape(K, n_features)),
-        }
-        for name, (value, shape) in expected.items():
-            if value is not None and value.shape != shape:
+        shapes = ct.param_shapes(means.shape[0], n_features)
+        for name, value in zip(("weights_", "precisions_cholesky_", "covariances_"),
+                               (params.weights, params.precisions_cholesky, params.covariances)):
+            if value is not None and value.shape != shapes[name]:
                 raise ValueError(
                     f"The model does not match its parameters: {name} has shape "
-                    f"{value.shape}, expected {shape} for covariance_type="
-                    f"{ct.name!r}, {K} components and {n_features} features. Refit "
-                    "the model (without warm_start)."
+                    f"{value.shape}, expected {shapes[name]} for covariance_type="
+                    f"{ct.name!r}, {means.shape[0]} components and {n_features} "
+                    "features. Refit the model (without warm_start)."
                 )
         return params
 

@@ -276,6 +276,13 @@ class CovarianceType:
         of ``d`` features: 'full' has unrolled kernels for 3 <= d <= 16."""
         return self.kernels if self.kernels_by_d is None else self.kernels_by_d(d)
 
+    def param_shapes(self, K, d):
+        """Shape of each fitted array beside ``means_`` for K components and
+        d features."""
+        s = tuple(self.shape(K, d))
+        return {"weights_": (K,), "covariances_": s, "precisions_cholesky_": s,
+                "precisions_": s}
+
 
 COVARIANCE_TYPES = {
     "full": CovarianceType(

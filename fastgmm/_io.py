@@ -261,15 +261,9 @@ def _from_arrays(path, data):
         raise _bad(path, f"'means_' has shape {means.shape}")
     K, d = means.shape
     ct = COVARIANCE_TYPES[ct_name]
-    expected = {
-        "weights_": (K,),
-        "covariances_": ct.shape(K, d),
-        "precisions_cholesky_": ct.shape(K, d),
-        "precisions_": ct.shape(K, d),
-    }
-    for name, shape in expected.items():
-        if data[name].shape != tuple(shape):
-            raise _bad(path, f"'{name}' has shape {data[name].shape}, expected {tuple(shape)}")
+    for name, shape in ct.param_shapes(K, d).items():
+        if data[name].shape != shape:
+            raise _bad(path, f"'{name}' has shape {data[name].shape}, expected {shape}")
 
     _check_values(path, ct, data, d)
 
