@@ -74,6 +74,20 @@ def power_of_two_scaled(sw):
     return sw if exponent == 0 else np.ldexp(sw, -exponent)
 
 
+def _float_dtype(dtype):
+    """The dtype scikit-learn's validation gives an array: float32 stays,
+    everything else becomes float64."""
+    return np.dtype(np.float32) if dtype == np.float32 else np.dtype(np.float64)
+
+
+def _log_prob_dtype(ct, X_dtype, w_dtype, m_dtype, u_dtype):
+    """dtype of sklearn's weighted log-probabilities: 'full' and 'tied' fill
+    an array of X's dtype and add log det U and log w; 'diag' and
+    'spherical' compute with the means too."""
+    means = () if ct.is_matrix else (m_dtype,)
+    return np.result_type(X_dtype, w_dtype, u_dtype, *means)
+
+
 class BaseMixture(DensityMixin, BaseEstimator):
     """Generic EM fitting on fused kernels (see :class:`GaussianMixture`)."""
 
@@ -168,7 +182,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         if not do_init:  # checked before anything about the model changes
             params = self._current_params(X.shape[1])
-        dtype = self._model_dtype(X, do_init)
+        start = self._start_dtypes(X, do_init)
+        dtype = self._model_dtype(X, start)
         n_init = self.n_init if do_init else 1
         max_lower_bound = -np.inf
         best_lower_bounds = []
@@ -215,7 +230,10 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 "tol, or check for degenerate data.",
                 ConvergenceWarning,
             )
-        self._set_parameters(best_params, dtype, X.dtype)
+        if self.max_iter == 0:  # sklearn keeps each starting array's dtype
+            self._set_parameters(best_params, start, X.dtype, keep=True)
+        else:
+            self._set_parameters(best_params, (dtype,) * 3, X.dtype)
         self.converged_ = best_converged
         self.n_iter_ = best_n_iter
         self.lower_bound_ = max_lower_bound
@@ -225,17 +243,23 @@ class BaseMixture(DensityMixin, BaseEstimator):
         return None
 
     # --- parameters -----------------------------------------------------------
-    def _model_dtype(self, X, do_init):
-        """dtype of the fitted attributes, as sklearn's arithmetic gives it.
-
-        float32 X gives a float32 model unless the starting parameters
-        (``*_init`` arrays, or the previous fit under warm start) are float64.
-        """
+    def _start_dtypes(self, X, do_init):
+        """dtypes of the starting (weights, means, precision factors), as
+        sklearn holds them: the ``*_init`` arrays' (validated to float32 or
+        float64) or X's where not given; under warm start the fitted ones."""
         if do_init:
-            start = self._init_arrays()
+            start = self._init_arrays() or (None, None, None)
         else:
             start = (self.weights_, self.means_, self.precisions_cholesky_)
-        return np.result_type(X.dtype, *(np.asarray(a).dtype for a in start if a is not None))
+        return tuple(
+            X.dtype if a is None else _float_dtype(np.asarray(a).dtype) for a in start
+        )
+
+    def _model_dtype(self, X, start):
+        """dtype of the fitted attributes, as sklearn's arithmetic gives it:
+        that of the first E-step's log-probabilities (``_log_prob_dtype``),
+        which every later step keeps."""
+        return _log_prob_dtype(self._covariance(), X.dtype, *start)
 
     def _init_arrays(self):
         return ()
@@ -277,19 +301,22 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 )
         return params
 
-    def _set_parameters(self, params, dtype, X_dtype):
-        """Store float64 parameters in sklearn's attribute dtypes; refuse
-        (before touching the model) values that overflow those dtypes."""
+    def _set_parameters(self, params, dtypes, X_dtype, keep=False):
+        """Store float64 parameters in sklearn's attribute dtypes, ``dtypes``
+        of (weights, means, precision factors); refuse (before touching the
+        model) values that overflow those dtypes. ``keep``: the parameters
+        are the starting ones (max_iter=0), each stored in its own dtype."""
         ct = self._covariance()
         U = params.precisions_cholesky
         cov = params.covariances
         if cov is None:  # precisions given by the user and max_iter=0
             cov = covariances_from_prec_chol(ct, U)
-        cov_dtype = X_dtype if ct.covariances_in_X_dtype else dtype
+        w_dtype, m_dtype, u_dtype = dtypes
+        cov_dtype = X_dtype if ct.covariances_in_X_dtype and not keep else u_dtype
         with np.errstate(over="ignore"):
             values = {
-                "weights_": params.weights.astype(dtype),
-                "means_": params.means.astype(dtype),
+                "weights_": params.weights.astype(w_dtype),
+                "means_": params.means.astype(m_dtype),
                 "covariances_": np.asarray(cov).astype(cov_dtype),
                 "precisions_cholesky_": U.astype(cov_dtype),
                 "precisions_": ct.precisions(U).astype(cov_dtype),
@@ -319,7 +346,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
         means, U, const, center = kernel_args(ct, self._current_params(X.shape[1]))
         n = X.shape[0]
         K = means.shape[0]
-        out_dtype = np.result_type(X.dtype, self.means_.dtype)
+        out_dtype = _log_prob_dtype(
+            ct, X.dtype, self.weights_.dtype, self.means_.dtype, self.precisions_cholesky_.dtype
+        )
         want_lpn = not (want_resp or want_labels)
         lpn = np.empty(n if want_lpn else 0, dtype=out_dtype)
         resp = np.empty((n if want_resp else 0, K if want_resp else 0), dtype=out_dtype)

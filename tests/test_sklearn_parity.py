@@ -268,3 +268,35 @@ def test_dataframe_feature_names():
     assert gm.n_features_in_ == 2
     with pytest.warns(UserWarning, match="feature names"):
         gm.predict(X.to_numpy())
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("max_iter", [0, 2])
+def test_dtypes_from_mixed_init_dtypes_match_sklearn(cov_type, max_iter):
+    """float32 X with every mix of float32/float64/absent ``*_init`` arrays:
+    sklearn's dtypes (its 'full'/'tied' log-probabilities ignore the means'
+    dtype; max_iter=0 keeps each array's own)."""
+    import itertools
+
+    X = blobs(n=120, d=2, centers=2, dtype=np.float32)
+    start = {
+        "weights_init": np.array([0.4, 0.6]),
+        "means_init": np.array([[-2.0, 0.0], [2.0, 4.0]]),
+        "precisions_init": {"full": np.array([np.eye(2)] * 2), "tied": np.eye(2),
+                            "diag": np.ones((2, 2)), "spherical": np.ones(2)}[cov_type],
+    }
+    for dtypes in itertools.product([None, np.float32, np.float64], repeat=3):
+        params = dict(n_components=2, covariance_type=cov_type, max_iter=max_iter,
+                      random_state=0)
+        for (name, value), dt in zip(start.items(), dtypes):
+            if dt is not None:
+                params[name] = value.astype(dt)
+        if max_iter == 0 and dtypes[2] is not None:
+            continue  # sklearn raises there (README: fastgmm sets covariances_)
+        ours, theirs = fit_both(X, **params)
+        for name in ATTRS:
+            assert getattr(ours, name).dtype == getattr(theirs, name).dtype, (name, dtypes)
+        assert type(ours.lower_bound_) is type(theirs.lower_bound_), dtypes
+        for method in ("predict_proba", "score_samples"):
+            got, want = getattr(ours, method)(X), getattr(theirs, method)(X)
+            assert got.dtype == want.dtype, (method, dtypes)
