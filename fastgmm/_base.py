@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._covariance import covariances_from_prec_chol
+from ._covariance import covariances_from_prec_chol, upper_factor
 from ._stats import Params, estep_stats, kernel_args, mean_loglik, mstep, no_weights
 from ._threading import call_kernel
 
@@ -299,6 +299,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                     f"{ct.name!r}, {means.shape[0]} components and {n_features} "
                     "features. Refit the model (without warm_start)."
                 )
+        params.precisions_cholesky = upper_factor(ct, params.precisions_cholesky)
         return params
 
     def _set_parameters(self, params, dtypes, X_dtype, keep=False):

@@ -229,6 +229,38 @@ def covariances_from_prec_chol(ct, U):
     return (np.swapaxes(V, -1, -2) @ V).reshape(U.shape)
 
 
+def upper_factor(ct, U):
+    """U as the kernels read it: an upper-triangular factor with a positive
+    diagonal (per-feature values > 0 for 'diag' and 'spherical').
+
+    scikit-learn uses ``precisions_cholesky_`` only through ``x U - m U`` and
+    ``sum log diag U``, which hold for a lower-triangular factor too, as
+    ``np.linalg.cholesky(precision)`` gives it; such a factor is replaced by
+    the upper one of the same precision (the kernels read the upper triangle
+    only). A factor that is not triangular, or a diagonal <= 0, has no log
+    determinant there: it is refused.
+    """
+    bad = ("precisions_cholesky_ must be the triangular Cholesky factor of the "
+           "precisions, with a positive diagonal (as scikit-learn computes it)")
+    if not ct.is_matrix:
+        if not np.all(U > 0):
+            raise ValueError(f"{bad}: it has values <= 0 or NaN")
+        return U
+    d = U.shape[-1]
+    A = U.reshape(-1, d, d)
+    if not np.all(np.diagonal(A, axis1=1, axis2=2) > 0):
+        raise ValueError(f"{bad}: its diagonal has values <= 0 or NaN")
+    lower = np.any(np.tril(A, -1) != 0, axis=(1, 2))
+    if not lower.any():
+        return U
+    if np.any(lower & np.any(np.triu(A, 1) != 0, axis=(1, 2))):
+        raise ValueError(f"{bad}: it is not triangular")
+    A = A.copy()
+    for k in np.flatnonzero(lower):
+        A[k] = _chol_from_precision(A[k] @ A[k].T)
+    return A.reshape(U.shape)
+
+
 @dataclass(frozen=True)
 class CovarianceType:
     """Everything type-specific the generic driver needs."""

@@ -313,3 +313,45 @@ def test_max_iter_0_with_given_precisions_has_their_inverse(cov_type, K):
     gm = GaussianMixture(K, covariance_type=cov_type, max_iter=0, means_init=means,
                          precisions_init=precisions_from(covs, cov_type)).fit(X)
     np.testing.assert_allclose(gm.covariances_, covs, rtol=1e-12)
+
+
+def _hand_set(cls, cov_type, U):
+    """A model built from known parameters, as a user would set them."""
+    gm = cls(2, covariance_type=cov_type)
+    gm.weights_ = np.array([0.3, 0.7])
+    gm.means_ = np.array([[0.0, 0.0, 0.0], [4.0, 4.0, 1.0]])
+    gm.precisions_cholesky_ = U
+    return gm
+
+
+@pytest.mark.parametrize("cov_type", ["full", "tied"])
+def test_hand_set_lower_cholesky_factor_scores_like_sklearn(cov_type):
+    """np.linalg.cholesky(precision) is lower triangular: sklearn's x L - m L
+    works with it, and the kernels (upper triangle only) get the upper factor
+    of the same precision."""
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(2, 3, 3))
+    P = A @ np.swapaxes(A, 1, 2) + np.eye(3)
+    if cov_type == "tied":
+        P = P[0]
+    L = np.linalg.cholesky(P)
+    X = rng.normal(size=(50, 3)) * 2
+    ours, theirs = _hand_set(GaussianMixture, cov_type, L), _hand_set(SkGM, cov_type, L)
+    np.testing.assert_allclose(ours.score_samples(X), theirs.score_samples(X), rtol=1e-12)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    np.testing.assert_array_equal(ours.precisions_cholesky_, L)  # the attribute is kept
+
+
+@pytest.mark.parametrize("cov_type, U", [
+    ("full", np.ones((2, 3, 3)) + np.eye(3)),  # not triangular
+    ("full", -np.array([np.eye(3)] * 2)),  # negative diagonal
+    ("tied", np.triu(np.ones((3, 3))) - 2 * np.eye(3)),
+    ("diag", np.array([[1.0, -1.0, 1.0], [1.0, 1.0, 1.0]])),
+    ("spherical", np.array([1.0, np.nan])),
+])
+def test_hand_set_factor_without_log_determinant_is_refused(cov_type, U):
+    X = np.zeros((4, 3))
+    gm = _hand_set(GaussianMixture, cov_type, U)
+    for method in (gm.score_samples, gm.predict, gm.predict_proba):
+        with pytest.raises(ValueError, match="precisions_cholesky_ must be the triangular"):
+            method(X)
