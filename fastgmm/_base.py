@@ -178,6 +178,12 @@ class BaseMixture(DensityMixin, BaseEstimator):
             )
         self._check_parameters(X)
         sw = power_of_two_scaled(check_sample_weight(sample_weight, X.shape[0]))
+        if sw.shape[0] and np.count_nonzero(sw) < self.n_components:
+            raise ValueError(  # a row of weight 0 acts as removed
+                "Expected n_samples >= n_components "
+                f"but got n_components = {self.n_components}, "
+                f"n_samples = {np.count_nonzero(sw)} (samples of positive sample_weight)"
+            )
         ct = self._covariance()
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         if not do_init:  # checked before anything about the model changes

@@ -313,10 +313,13 @@ def initial_stats(ct, init_params, X, sw, n_components, rs, kmeans=None):
     elif init_params == "random":
         total = resp_stats(ct, X, sw, _random_blocks(rs, n, K, X.dtype), center)
     else:
+        # seeds among the rows of positive weight only, so that a row of
+        # weight 0 acts as removed (all weights positive: sklearn's draws)
         if init_params == "random_from_data":
-            indices = rs.choice(n, size=K, replace=False)
-        else:  # 'k-means++'
-            indices, _ = kmeans_plusplus(X, K, rs)
+            rows = np.arange(n) if sw_opt is None else np.flatnonzero(sw_opt)
+            indices = rows[rs.choice(rows.shape[0], size=K, replace=False)]
+        else:  # 'k-means++', weighted D^2 sampling (sklearn's kmeans_plusplus)
+            indices, _ = kmeans_plusplus(X, K, rs, sw_opt)
         # one point per component: shifting by the point itself makes the
         # scatter exactly zero, as in sklearn
         Xs = np.ascontiguousarray(X[indices])

@@ -65,6 +65,28 @@ def test_zero_weight_equals_removed_row(data, cov_type):
     _assert_same(_fit(X, sw, **params), _fit(X[sw > 0], **params))
 
 
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random_from_data"])
+@pytest.mark.parametrize("seed", range(4))
+def test_zero_weight_rows_are_never_seeds(data, init_params, seed):
+    """Seeds are drawn from the rows of positive weight: the same model as with
+    those rows removed, even for a far outlier that D^2 sampling would pick
+    ('random' draws responsibilities for every row, so its draw differs)."""
+    X, sw = data
+    X = np.concatenate([X, [[1000.0, -1000.0]]]) + 100
+    sw = np.concatenate([(sw > 0).astype(float), [0.0]])
+    params = dict(n_components=3, random_state=seed, init_params=init_params)
+    _assert_same(_fit(X, sw, **params), _fit(X[sw > 0], **params))
+
+
+def test_fewer_weighted_rows_than_components_raises(data):
+    X, _ = data
+    sw = np.zeros(len(X))
+    sw[[3, 70]] = 1.0
+    with pytest.raises(ValueError, match="n_components = 3, n_samples = 2 .*positive sample_weight"):
+        GaussianMixture(3).fit(X, sample_weight=sw)
+    GaussianMixture(2, max_iter=2).fit(X, sample_weight=sw)  # two rows, two components
+
+
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 @pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random", "random_from_data"])
 def test_scaling_all_weights_changes_nothing(data, cov_type, init_params):
