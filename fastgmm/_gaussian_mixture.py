@@ -265,8 +265,14 @@ class GaussianMixture(BaseMixture):
                 kmeans=getattr(self, "_kmeans", None),
             )
             n_total = X.shape[0] if sw.shape[0] == 0 else float(np.sum(sw))
-            params = mstep(ct, total, shift, self.reg_covar, X.dtype, weight_norm=n_total)
-            if partial and ct.partial_resp_covariances is not None:
+            # sklearn's tied covariance of single-point inits is not the seeds'
+            # scatter (exactly 0, rounding noise here): it is computed below;
+            # given precisions replace any (sklearn factors none of them then)
+            own = partial and ct.partial_resp_covariances is not None
+            wanted = self.precisions_init is None
+            params = mstep(ct, total, shift, self.reg_covar, X.dtype, weight_norm=n_total,
+                           covariances=wanted and not own)
+            if own and wanted:
                 XtX = uncentred_gram(ct, X, sw, shift[0])
                 nk = params.weights * n_total
                 params.covariances = ct.partial_resp_covariances(

@@ -82,7 +82,7 @@ def estep_stats(ct, X, sw, params):
     return total, stats_shift(ct, center, means)
 
 
-def mstep(ct, total, shift, reg_covar, dtype, weight_norm=None):
+def mstep(ct, total, shift, reg_covar, dtype, weight_norm=None, covariances=True):
     """Parameters from statistics, following sklearn's M-step.
 
     nk = N + 10 eps; means = (N m + S1) / nk; covariances from the centred
@@ -91,6 +91,7 @@ def mstep(ct, total, shift, reg_covar, dtype, weight_norm=None):
     for every input dtype: the statistics are float64, and sklearn's float32
     eps pulls means towards the origin by 1.2e-6 relative (0.12 at 1e5,
     which breaks EM's monotonicity when variances are small).
+    ``covariances=False``: weights and means only (the caller sets the rest).
     """
     K, d = shift.shape
     if not np.all(np.isfinite(total[:-3])):
@@ -100,12 +101,14 @@ def mstep(ct, total, shift, reg_covar, dtype, weight_norm=None):
         raise ValueError(UNREACHABLE.format(int(T[2])))
     nk = N + 10.0 * np.finfo(np.float64).eps
     means = (N[:, None] * shift + S1) / nk[:, None]
+    norm = nk.sum() if weight_norm is None else weight_norm
+    weights = nk / norm
+    if not covariances:
+        return Params(weights, means, None, None)
     delta = means - shift
     cov = ct.covariances(N, S1, S2, delta, nk, reg_covar, d)
     if reg_covar == 0:
         check_not_collapsed(ct, cov, means, nk, dtype)
-    norm = nk.sum() if weight_norm is None else weight_norm
-    weights = nk / norm
     U = ct.prec_chol(cov, dtype)
     return Params(weights, means, cov, U)
 

@@ -300,3 +300,31 @@ def test_dtypes_from_mixed_init_dtypes_match_sklearn(cov_type, max_iter):
         for method in ("predict_proba", "score_samples"):
             got, want = getattr(ours, method)(X), getattr(theirs, method)(X)
             assert got.dtype == want.dtype, (method, dtypes)
+
+
+@pytest.mark.parametrize("init_params", ["k-means++", "random_from_data"])
+@pytest.mark.parametrize("scale, reg_covar", [(1e6, 1e-6), (1.0, 0.0)])
+def test_tied_single_point_init_is_not_refused(init_params, scale, reg_covar):
+    """The seeds' own tied scatter (exactly 0; rounding noise when shifted by
+    the centre) is never factored: sklearn's initial tied covariance is the
+    X^T X one, and both libraries fit."""
+    X = np.random.default_rng(0).normal(size=(200, 2)) * scale
+    for seed in range(6):
+        ours, theirs = fit_both(X, n_components=3, covariance_type="tied", max_iter=2,
+                                init_params=init_params, reg_covar=reg_covar, random_state=seed)
+        np.testing.assert_allclose(ours.means_, theirs.means_, rtol=1e-6, atol=1e-6 * scale)
+        np.testing.assert_allclose(ours.lower_bound_, theirs.lower_bound_, rtol=1e-9)
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random_from_data"])
+def test_given_precisions_skip_the_initial_covariances(cov_type, init_params):
+    """With precisions_init, the covariances of the initial responsibilities
+    are never used (nor factored by sklearn): a k-means singleton cluster at
+    reg_covar=0 does not stop the fit."""
+    X = np.r_[np.random.default_rng(0).normal(size=(50, 2)), [[30.0, 30.0]]]
+    P = {"full": np.array([np.eye(2)] * 3), "tied": np.eye(2), "diag": np.ones((3, 2)),
+         "spherical": np.ones(3)}[cov_type]
+    gm = GaussianMixture(3, covariance_type=cov_type, init_params=init_params, reg_covar=0.0,
+                         precisions_init=P, random_state=0, max_iter=0).fit(X)
+    np.testing.assert_allclose(gm.precisions_, P, rtol=1e-12)
