@@ -183,33 +183,51 @@ def _spherical_logdet(U, d):
     return d * np.log(U)
 
 
-def _eigen_range(cov):
-    ev = np.linalg.eigvalsh(cov.reshape(-1, cov.shape[-1], cov.shape[-1]))
-    return ev[:, 0], ev[:, -1]
+def _scaled_eigen_min(cov, scale2):
+    """Smallest eigenvalue of D^-1 C D^-1, D = diag(sqrt(scale2)): the least
+    variance of any direction relative to its features' own scales (NaN
+    where a scale is 0, a feature exactly constant at 0)."""
+    d = cov.shape[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = 1.0 / np.sqrt(scale2)
+        return np.linalg.eigvalsh(cov.reshape(-1, d, d) * s[:, :, None] * s[:, None, :])[:, 0]
 
 
-def _row_range(cov):
-    return cov.min(axis=-1), cov.max(axis=-1)
+def _full_relative_variance(cov, means):
+    return _scaled_eigen_min(cov, means**2 + np.einsum("kii->ki", cov))
 
 
-def _same_range(cov):
-    return cov, cov
+def _tied_relative_variance(cov, means):
+    return _scaled_eigen_min(cov, np.max(means**2, axis=0)[None] + np.diagonal(cov)[None])
+
+
+def _diag_relative_variance(cov, means):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.min(cov / (means**2 + cov), axis=1)
+
+
+def _spherical_relative_variance(cov, means):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return cov / (np.max(means**2, axis=1) + cov)
 
 
 def check_not_collapsed(ct, cov, means, nk, dtype):
-    """With reg_covar=0: a variance below (tol x the component's scale)^2 is
-    zero to the data's precision (a component collapsed onto repeated
-    points); sklearn's ill-defined-covariance error, not a model of noise.
+    """With reg_covar=0: a variance below (tol x its scale)^2 is zero to the
+    data's precision (a component collapsed onto repeated points); sklearn's
+    ill-defined-covariance error, not a model of noise.
 
-    The noise such a component keeps: the M-step's guard nk = N + 10 eps
-    moves its mean off the point by 10 eps / N of the scale, plus a few eps
-    of rounding, so tol = (8 + 20 / N) eps, at most 64 eps. Data spread over
-    more than that (1e8 + 1e-6 noise: 45 eps) is kept, as sklearn keeps it.
+    The scale of feature j is m_j^2 + C_jj (its own magnitude: a feature of
+    values near 1e-12 next to one near 1e4 is not collapsed); a direction's
+    variance is measured relative to its features' scales (the least
+    eigenvalue of the covariance scaled to them). The noise a collapsed
+    component keeps: the M-step's guard nk = N + 10 eps moves its mean off
+    the point by 10 eps / N of the scale, plus a few eps of rounding, so
+    tol = (8 + 20 / N) eps, at most 64 eps. Data spread over more than that
+    (1e8 + 1e-6 noise: 45 eps) is kept, as sklearn keeps it.
     """
-    lo, hi = ct.variance_range(cov)  # per component, or one pair for 'tied'
-    scale2 = np.max(np.abs(means), axis=1) ** 2 + hi
+    rel = ct.relative_variance(cov, means)  # per component, or one for 'tied'
     tol = np.minimum(64.0, 8.0 + 20.0 / nk) * np.finfo(np.float64).eps  # nk >= 10 eps
-    if np.any(lo <= tol**2 * scale2):
+    if not np.all(rel > tol**2):
         raise ill_defined_error(dtype)
 
 
@@ -293,8 +311,9 @@ class CovarianceType:
     #: responsibilities ('random_from_data', 'k-means++') it differs from the
     #: centred scatter, and sklearn's initial model is this one
     partial_resp_covariances: Callable = None
-    #: covariances -> (smallest, largest) variance per component
-    variance_range: Callable = None
+    #: (covariances, means) -> least variance relative to its features'
+    #: scales, per component (one for 'tied'), see ``check_not_collapsed``
+    relative_variance: Callable = None
     #: sklearn allocates this type's covariances (and so precisions) in X's
     #: dtype, whatever the dtype of user-given initial parameters
     covariances_in_X_dtype: bool = False
@@ -329,7 +348,7 @@ COVARIANCE_TYPES = {
         _full_from_precisions,
         _full_sample,
         row_work=lambda K, d: K * d * (d + 3) // 2,
-        variance_range=_eigen_range,
+        relative_variance=_full_relative_variance,
         covariances_in_X_dtype=True,
         kernels_by_d=full_small.kernels_for,
         is_matrix=True,
@@ -348,7 +367,7 @@ COVARIANCE_TYPES = {
         row_work=lambda K, d: d * (d + 1) // 2 + 2 * K * d,
         shift_is_center=True,
         partial_resp_covariances=_tied_partial_resp_cov,
-        variance_range=_eigen_range,
+        relative_variance=_tied_relative_variance,
         is_matrix=True,
     ),
     "diag": CovarianceType(
@@ -363,7 +382,7 @@ COVARIANCE_TYPES = {
         _sqrt,
         _diag_sample,
         row_work=lambda K, d: 3 * K * d,
-        variance_range=_row_range,
+        relative_variance=_diag_relative_variance,
     ),
     "spherical": CovarianceType(
         "spherical",
@@ -377,6 +396,6 @@ COVARIANCE_TYPES = {
         _sqrt,
         _diag_sample,
         row_work=lambda K, d: 3 * K * d,
-        variance_range=_same_range,
+        relative_variance=_spherical_relative_variance,
     ),
 }

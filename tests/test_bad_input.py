@@ -272,6 +272,27 @@ def test_small_relative_spread_is_not_a_collapse(cov_type, offset, spread):
 
 
 @pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_features_of_very_different_scales_are_not_a_collapse(cov_type):
+    """Each feature's variance is measured against its own scale: values near
+    1e-12 (spread 1e-13) next to a feature near 1e4 fit, as in sklearn."""
+    rng = np.random.default_rng(0)
+    X = np.c_[1e4 + rng.normal(size=400), 1e-12 * (1 + 0.1 * rng.normal(size=400))]
+    gm = fit(X, n_components=2, covariance_type=cov_type, reg_covar=0, random_state=0)
+    sk = SkGM(2, covariance_type=cov_type, reg_covar=0, random_state=0).fit(X)
+    np.testing.assert_allclose(gm.lower_bound_, sk.lower_bound_, rtol=1e-9)
+
+
+@pytest.mark.parametrize("cov_type", ["full", "tied"])
+def test_collapse_onto_a_line_raises(cov_type):
+    """A direction of no variance that is no feature's: points on y = x far
+    from the origin (scaled per feature, the least eigenvalue is noise)."""
+    t = np.random.default_rng(0).normal(size=50)
+    X = 1e8 + np.c_[t, t]
+    with pytest.raises(ValueError, match="ill-defined empirical covariance"):
+        fit(X, n_components=1, covariance_type=cov_type, reg_covar=0)
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_empty_component_and_zero_weight_stay_finite(X, cov_type):
     # one component placed far away: it gets no responsibility at all
     means = np.array([[0.0, 0.0, 0.0], [1e4, 1e4, 1e4]])
