@@ -10,6 +10,7 @@ import warnings
 from time import time
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -88,6 +89,19 @@ def _log_prob_dtype(ct, X_dtype, w_dtype, m_dtype, u_dtype):
     return np.result_type(X_dtype, w_dtype, u_dtype, *means)
 
 
+def _unchecked_nonfinite(X):
+    """Whether validation was told to skip X's NaN/inf check (scikit-learn's
+    ``assume_finite``) and X has such values: looked at only after a fit
+    failed, so the error names the cause rather than its symptom."""
+    if not get_config()["assume_finite"]:
+        return False
+    try:
+        A = np.asarray(X)
+        return A.dtype.kind in "fc" and not np.all(np.isfinite(A))
+    except (TypeError, ValueError):
+        return False
+
+
 class BaseMixture(DensityMixin, BaseEstimator):
     """Generic EM fitting on fused kernels (see :class:`GaussianMixture`)."""
 
@@ -160,10 +174,15 @@ class BaseMixture(DensityMixin, BaseEstimator):
         saved = {k: v for k, v in vars(self).items() if k in _DATA_ATTRIBUTES}
         try:
             return self._fit_checked(X, sample_weight, want_labels)
-        except BaseException:
+        except BaseException as exc:
             for k in _DATA_ATTRIBUTES:
                 vars(self).pop(k, None)
             vars(self).update(saved)
+            if isinstance(exc, ValueError) and _unchecked_nonfinite(X):
+                raise ValueError(
+                    "Input X contains NaN or infinity (sklearn's assume_finite=True "
+                    "skipped the check that says so)."
+                ) from exc
             raise
 
     def _fit_checked(self, X, sample_weight, want_labels):

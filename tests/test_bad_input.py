@@ -376,3 +376,22 @@ def test_hand_set_factor_without_log_determinant_is_refused(cov_type, U):
     for method in (gm.score_samples, gm.predict, gm.predict_proba):
         with pytest.raises(ValueError, match="precisions_cholesky_ must be the triangular"):
             method(X)
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_nan_under_assume_finite_is_named(X, cov_type):
+    """sklearn.set_config(assume_finite=True) skips the NaN check: a NaN row
+    gets NaN probabilities (as in sklearn, not zeros), and a fit that fails
+    on NaN data says so instead of blaming the data's magnitude."""
+    import sklearn
+
+    gm = fit(X, n_components=2, covariance_type=cov_type, random_state=0)
+    q = np.array([[0.0, 0.0, 0.0], [np.nan, 0.0, 0.0]])
+    bad = X.copy()
+    bad[5, 0] = np.nan
+    with sklearn.config_context(assume_finite=True):
+        proba = gm.predict_proba(q)
+        assert np.all(np.isfinite(proba[0])) and np.all(np.isnan(proba[1]))
+        assert np.isnan(gm.score_samples(q)[1])
+        with pytest.raises(ValueError, match="Input X contains NaN or infinity"):
+            GaussianMixture(2, covariance_type=cov_type, random_state=0).fit(bad)

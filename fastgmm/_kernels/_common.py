@@ -365,6 +365,8 @@ def block_outputs(lp, r, i0, nb, lse, lpn, resp, labels):
     A row whose every log-density underflowed to -inf (a point absurdly far
     from every component) keeps its -inf log-likelihood and gets uniform
     probabilities: no component can be preferred, and rows always sum to 1.
+    A NaN log-likelihood (NaN in X that validation was told to skip, or in
+    hand-set parameters) gives NaN probabilities, as in scikit-learn.
     """
     K = lp.shape[0]
     if lpn.shape[0] != 0:
@@ -375,6 +377,9 @@ def block_outputs(lp, r, i0, nb, lse, lpn, resp, labels):
             if lse[b] == -np.inf:
                 for k in range(K):
                     resp[i0 + b, k] = 1.0 / K
+            elif lse[b] != lse[b]:
+                for k in range(K):
+                    resp[i0 + b, k] = np.nan
             else:
                 for k in range(K):
                     resp[i0 + b, k] = r[k, b]
