@@ -1,6 +1,7 @@
 """Ahead-of-time compilation of every kernel on tiny data."""
 
 import itertools
+import numbers
 import warnings
 
 import numpy as np
@@ -17,9 +18,9 @@ def warmup(dtypes=("float64", "float32"), n_features=(2,)):
 
     Parameters
     ----------
-    dtypes : sequence of {'float64', 'float32'}, default=('float64', 'float32')
+    dtypes : {'float64', 'float32'} or a sequence of them, default=('float64', 'float32')
         The input dtypes to compile for.
-    n_features : sequence of int, default=(2,)
+    n_features : int or sequence of int, default=(2,)
         Feature counts to compile for. Every count shares the same kernels
         except the full covariance type's unrolled ones for 3 to 16 features
         (``_kernels.full_small``), compiled for each such count on first use:
@@ -27,9 +28,10 @@ def warmup(dtypes=("float64", "float32"), n_features=(2,)):
     """
     from ._config import CHUNK_SIZE
 
+    dtypes, n_features = _warmup_args(dtypes, n_features)
     rng = np.random.RandomState(0)
     for dtype, n, d in itertools.product(dtypes, (40, CHUNK_SIZE + 1), n_features):
-        X = rng.normal(size=(n, int(d))).astype(dtype)
+        X = rng.normal(size=(n, d)).astype(dtype)
         for cov in ("full", "tied", "diag", "spherical"):
             warm_fit(cov, X)
 
@@ -47,3 +49,26 @@ def warm_fit(covariance_type, X):
         gm.fit_predict(X)
         gm.predict_proba(X)
         gm.score_samples(X)
+
+
+def _warmup_args(dtypes, n_features):
+    """``warmup``'s arguments as tuples, a single value accepted; anything
+    but float32/float64 and positive integer counts is refused."""
+    if isinstance(dtypes, (str, type, np.dtype)):
+        dtypes = (dtypes,)
+    if isinstance(n_features, numbers.Integral):
+        n_features = (n_features,)
+    if isinstance(n_features, str):
+        raise TypeError(f"warmup: n_features must be an int or a sequence of ints, got {n_features!r}")
+    try:
+        dtypes = tuple(np.dtype(t) for t in dtypes)
+        n_features = tuple(n_features)
+    except TypeError as exc:
+        raise TypeError(f"warmup: dtypes and n_features must be sequences ({exc})") from None
+    for t in dtypes:
+        if t not in (np.float32, np.float64):
+            raise ValueError(f"warmup: dtypes must be float32 or float64, got {t}")
+    for d in n_features:
+        if not isinstance(d, numbers.Integral) or isinstance(d, bool) or d < 1:
+            raise ValueError(f"warmup: n_features must be positive integers, got {d!r}")
+    return dtypes, tuple(int(d) for d in n_features)

@@ -123,6 +123,21 @@ def test_warmup_compiles_the_unrolled_kernels_it_is_asked_for():
     assert out.split()[-1] == "True"
 
 
+def test_warmup_arguments():
+    from fastgmm._warmup import _warmup_args
+
+    f64, f32 = np.dtype(np.float64), np.dtype(np.float32)
+    assert _warmup_args("float32", 5) == ((f32,), (5,))
+    assert _warmup_args((np.float64, "float32"), np.arange(2, 4)) == ((f64, f32), (2, 3))
+    for bad in [(2.5,), (0,), (-1,), (True,)]:
+        with pytest.raises(ValueError, match="n_features must be positive integers"):
+            _warmup_args("float64", bad)
+    with pytest.raises(ValueError, match="float32 or float64"):
+        _warmup_args(("int64",), 2)
+    with pytest.raises(TypeError, match="n_features must be an int or a sequence"):
+        _warmup_args("float64", "abc")
+
+
 def test_fastmath_opt_in_keeps_exp_and_log_accurate():
     # the exp rounds to an integer by adding 1.5 * 2^52: reassociation would
     # fold that away, so these two keep 'contract' only under the opt-in
