@@ -203,13 +203,13 @@ def _as_grid_of_k(n_components, n_samples):
         # checked by bisection: range(1, 10**9) is refused before it is
         # listed, naming its first K out of [1, n_samples] as a list would
         ks = n_components
-        _check_k(ks[0], n_samples)
+        _check_k(ks[0], n_samples, ks)
         up = ks if ks.step > 0 else ks[::-1]
         lo, hi = bisect.bisect_left(up, 1), bisect.bisect_right(up, n_samples)
         if hi < len(up):
-            _check_k(up[hi], n_samples)
+            _check_k(up[hi], n_samples, ks)
         if lo > 0:
-            _check_k(up[lo - 1], n_samples)
+            _check_k(up[lo - 1], n_samples, ks)
     else:
         ks = n_components
     out, seen = [], set()
@@ -223,14 +223,17 @@ def _as_grid_of_k(n_components, n_samples):
     return out
 
 
-def _check_k(k, n_samples):
+def _check_k(k, n_samples, within=None):
+    """k as an int in [1, n_samples]; ``within``: the range k was taken from,
+    named in the error."""
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise TypeError(f"n_components must contain ints, got {k!r}.")
     k = int(k)
+    where = "" if within is None else f" (the first such value in {within!r})"
     if k < 1:
-        raise ValueError(f"n_components must be >= 1, got {k}.")
+        raise ValueError(f"n_components must be >= 1, got {k}{where}.")
     if k > n_samples:
-        raise ValueError(f"n_components must be <= n_samples = {n_samples}, got {k}.")
+        raise ValueError(f"n_components must be <= n_samples = {n_samples}, got {k}{where}.")
     return k
 
 
@@ -271,7 +274,7 @@ def _check_criterion(criterion):
 
 def _seed(random_state):
     """One integer seed for every fit."""
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+    if isinstance(random_state, numbers.Integral):  # True is seed 1, as in the estimator
         return int(random_state)
     rs = check_random_state(random_state)  # None -> numpy's global RandomState
     return int(rs.randint(np.iinfo(np.int32).max))
@@ -651,6 +654,7 @@ def select_model(
     criterion = _check_criterion(criterion)
     n_jobs = _check_n_jobs(n_jobs)
     cts = _as_grid_of_types(covariance_type)
+    GaussianMixture(random_state=random_state)._validate_params()  # its own error
     seed = _seed(random_state)
 
     # The estimator validates its own parameters (InvalidParameterError)
