@@ -271,11 +271,15 @@ def _from_arrays(path, data):
         setattr(model, name, data[name])
     model.converged_ = bool(_scalar(path, data, "converged_", "b"))
     model.n_iter_ = int(_scalar(path, data, "n_iter_", "iu"))
-    _scalar(path, data, "lower_bound_", "f")
+    if model.n_iter_ < 0:
+        raise _bad(path, f"'n_iter_' is {model.n_iter_}")
+    if np.isnan(_scalar(path, data, "lower_bound_", "f")):  # -inf: max_iter=0
+        raise _bad(path, "'lower_bound_' is NaN")
     model.lower_bound_ = data["lower_bound_"][()]  # the NumPy scalar, as fitted
     lbs = data.get("lower_bounds_", np.empty(0))
-    if lbs.dtype.kind not in "fiu":
-        raise _bad(path, f"'lower_bounds_' has dtype {lbs.dtype}")
+    if lbs.dtype.kind not in "fiu" or lbs.ndim != 1 or np.any(np.isnan(lbs)):
+        raise _bad(path, f"'lower_bounds_' has shape {lbs.shape} and dtype {lbs.dtype}"
+                   " (a list of numbers, none NaN)")
     model.lower_bounds_ = [model.lower_bound_.dtype.type(v) for v in np.ravel(lbs)]
     model.n_features_in_ = d
     if "feature_names_in_" in data:

@@ -107,6 +107,10 @@ def test_refuses_other_files(tmp_path, iris):
                                                     "n_components": 2, "tol": -1}))),
         "no_weights": dict(weights_=None),
         "object": dict(format=np.asarray(["fastgmm-model", "x"])),
+        "n_iter": dict(n_iter_=np.asarray(-5)),
+        "lower_bound": dict(lower_bound_=np.asarray(np.nan)),
+        "lower_bounds_2d": dict(lower_bounds_=np.zeros((2, 2))),
+        "lower_bounds_nan": dict(lower_bounds_=np.array([1.0, np.nan])),
     }
     for name, change in bad.items():
         path = _rewrite(good, tmp_path / f"{name}.npz", **change)
