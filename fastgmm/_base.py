@@ -372,9 +372,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
         means, U, const, center = kernel_args(ct, self._current_params(X.shape[1]))
         n = X.shape[0]
         K = means.shape[0]
-        out_dtype = _log_prob_dtype(
-            ct, X.dtype, self.weights_.dtype, self.means_.dtype, self.precisions_cholesky_.dtype
-        )
+        out_dtype = _log_prob_dtype(ct, X.dtype, *(
+            np.asarray(a).dtype for a in (self.weights_, self.means_, self.precisions_cholesky_)
+        ))
         want_lpn = not (want_resp or want_labels)
         lpn = np.empty(n if want_lpn else 0, dtype=out_dtype)
         resp = np.empty((n if want_resp else 0, K if want_resp else 0), dtype=out_dtype)
