@@ -372,9 +372,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
         means, U, const, center = kernel_args(ct, self._current_params(X.shape[1]))
         n = X.shape[0]
         K = means.shape[0]
-        out_dtype = _log_prob_dtype(ct, X.dtype, *(
-            np.asarray(a).dtype for a in (self.weights_, self.means_, self.precisions_cholesky_)
-        ))
+        # as a fit's first E-step from these parameters would give it
+        out_dtype = self._model_dtype(X, self._start_dtypes(X, do_init=False))
         want_lpn = not (want_resp or want_labels)
         lpn = np.empty(n if want_lpn else 0, dtype=out_dtype)
         resp = np.empty((n if want_resp else 0, K if want_resp else 0), dtype=out_dtype)

@@ -280,7 +280,7 @@ def _from_arrays(path, data):
     if lbs.dtype.kind not in "fiu" or lbs.ndim != 1 or np.any(np.isnan(lbs)):
         raise _bad(path, f"'lower_bounds_' has shape {lbs.shape} and dtype {lbs.dtype}"
                    " (a list of numbers, none NaN)")
-    model.lower_bounds_ = [model.lower_bound_.dtype.type(v) for v in np.ravel(lbs)]
+    model.lower_bounds_ = [model.lower_bound_.dtype.type(v) for v in lbs]
     model.n_features_in_ = d
     if "feature_names_in_" in data:
         names = data["feature_names_in_"]

@@ -654,11 +654,9 @@ def select_model(
     criterion = _check_criterion(criterion)
     n_jobs = _check_n_jobs(n_jobs)
     cts = _as_grid_of_types(covariance_type)
-    GaussianMixture(random_state=random_state)._validate_params()  # its own error
-    seed = _seed(random_state)
-
-    # The estimator validates its own parameters (InvalidParameterError)
-    # before anything is fitted; an unknown keyword is a TypeError here.
+    # The estimator validates its own parameters (InvalidParameterError),
+    # random_state included, before anything is fitted or a seed is drawn;
+    # an unknown keyword is a TypeError here.
     unknown = sorted(set(gmm_params) - set(GaussianMixture().get_params()))
     if unknown:
         raise TypeError(
@@ -666,9 +664,10 @@ def select_model(
             "keywords must be GaussianMixture parameters."
         )
     proto = GaussianMixture(
-        1, covariance_type=cts[0], n_init=n_init, random_state=seed, **gmm_params
+        1, covariance_type=cts[0], n_init=n_init, random_state=random_state, **gmm_params
     )
     proto._validate_params()
+    seed = _seed(random_state)
     # X once (records feature names / n_features_in_ on the prototype)
     X = validate_data(proto, X, dtype=_FLOAT_DTYPES, ensure_min_samples=2, order="C")
     ks = _as_grid_of_k(n_components, X.shape[0])
