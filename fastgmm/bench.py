@@ -297,17 +297,21 @@ def _daal4py_per_iteration(X, params, extra=3, repeat=3, threads=None):
         import daal4py
     except ImportError:
         return None
-    if params["covariance_type"] != "full":
-        return None  # em_gmm's diagonal storage is not compared here
+    # em_gmm stores full covariances (K of d x d) or diagonal ones (K of 1 x d)
+    storage = {"full": "full", "diag": "diagonal"}.get(params["covariance_type"])
+    if storage is None:
+        return None
     if threads is not None:
         daal4py.daalinit(int(threads))
     K = params["n_components"]
-    cov = list(np.linalg.inv(params["precisions_init"]))
+    prec = params["precisions_init"]
+    cov = list(np.linalg.inv(prec) if storage == "full" else (1.0 / prec)[:, None, :])
     weights = params["weights_init"][None, :]
 
     def run(iters):
         algo = daal4py.em_gmm(
-            nComponents=K, maxIterations=iters, accuracyThreshold=0.0, fptype="double"
+            nComponents=K, maxIterations=iters, accuracyThreshold=0.0, fptype="double",
+            covarianceStorage=storage,
         )
         t0 = time.perf_counter()
         res = algo.compute(X, weights, params["means_init"], cov)
@@ -495,7 +499,7 @@ def run_table(problems, repeat=3, extra=3, dtype="float64", threads=None,
             for window in range(2):
                 fast.append(per_iteration(GaussianMixture, X, params, extra=extra,
                                           repeat=repeat))
-                if window == 0 or daal[0] is not None:  # None: not installed, or not full
+                if window == 0 or daal[0] is not None:  # None: not installed, or tied/spherical
                     daal.append(_daal4py_timing(daal4py_python, X, params, name, dtype, extra,
                                                 repeat, threads))
                 if window == 0:

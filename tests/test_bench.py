@@ -224,3 +224,48 @@ def test_ceiling_argument_errors(argv, message, capsys):
     with pytest.raises(SystemExit):
         bench_ceiling.main(argv)
     assert message in capsys.readouterr().err
+
+
+class _FakeEmGmm:
+    """Stands in for ``daal4py.em_gmm``: records what it is given."""
+
+    calls = []
+
+    def __init__(self, nComponents, maxIterations, accuracyThreshold, fptype,
+                 covarianceStorage):
+        self.kw = dict(K=nComponents, iters=maxIterations, storage=covarianceStorage)
+
+    def compute(self, X, weights, means, covariances):
+        _FakeEmGmm.calls.append(dict(self.kw, weights=weights, means=means, covs=covariances))
+
+        class Result:
+            nIterations = np.array([[self.kw["iters"]]])
+
+        return Result()
+
+
+@pytest.mark.parametrize("cov", ["full", "diag", "tied", "spherical"])
+def test_daal4py_starts_from_the_shared_parameters(tiny, monkeypatch, cov):
+    import sys
+    import types
+
+    monkeypatch.setitem(bench.PROBLEMS, "tiny-any", (3000, 3, 2, cov))
+    monkeypatch.setitem(sys.modules, "daal4py", types.SimpleNamespace(em_gmm=_FakeEmGmm))
+    _FakeEmGmm.calls.clear()
+    X, params = bench.make_problem("tiny-any")
+    seconds = bench._daal4py_per_iteration(X, params, extra=1, repeat=1)
+    if cov in ("tied", "spherical"):  # em_gmm has no such storage
+        assert seconds is None and not _FakeEmGmm.calls
+        return
+    assert _FakeEmGmm.calls and {c["storage"] for c in _FakeEmGmm.calls} == {
+        {"full": "full", "diag": "diagonal"}[cov]}
+    call = _FakeEmGmm.calls[-1]
+    np.testing.assert_array_equal(call["means"], params["means_init"])
+    np.testing.assert_array_equal(call["weights"], params["weights_init"][None, :])
+    # the same covariances as fastgmm's and scikit-learn's precisions_init
+    covs = np.stack(call["covs"])
+    if cov == "full":
+        np.testing.assert_allclose(np.linalg.inv(covs), params["precisions_init"])
+    else:
+        assert covs.shape == (2, 1, 3)
+        np.testing.assert_allclose(1.0 / covs[:, 0, :], params["precisions_init"])
