@@ -16,7 +16,7 @@ A model file is a NumPy ``.npz`` archive of plain arrays:
 :func:`load_model` reads it with ``allow_pickle=False`` (a file cannot run
 code), checks every array's shape, dtype and finiteness against the
 covariance type and their values against each other (see
-:func:`_check_values`), and returns a fitted :class:`GaussianMixture` whose
+:func:`_values_problem`), and returns a fitted :class:`GaussianMixture` whose
 ``predict``, ``predict_proba``, ``score_samples``, ``bic``/``aic`` and
 ``sample`` give exactly the results of the saved model. Initial arrays
 (``weights_init``, ``means_init``, ``precisions_init``) and a RandomState
@@ -30,7 +30,7 @@ import zipfile
 
 import numpy as np
 
-from ._covariance import COVARIANCE_TYPES
+from ._covariance import COVARIANCE_TYPES, upper_factor
 from ._gaussian_mixture import GaussianMixture
 
 FORMAT = "fastgmm-model"
@@ -81,6 +81,17 @@ def save_model(model, path):
     -------
     path : str
         The file written.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        The model is not fitted.
+    ValueError
+        Its arrays could not come from one fit (shapes, dtypes, non-finite
+        values, a precision factor that is not triangular, precisions that
+        do not match it): :func:`load_model` would refuse such a file. A
+        lower-triangular ``precisions_cholesky_`` set by hand is written as
+        the upper-triangular factor of the same precisions.
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -89,6 +100,23 @@ def save_model(model, path):
     from . import __version__
 
     arrays = {name: np.asarray(getattr(model, name)) for name in _ARRAYS}
+    ct = COVARIANCE_TYPES[model.covariance_type]
+    shape = arrays["means_"].shape
+    if len(shape) != 2 or shape[0] != model.n_components:
+        why = f"'means_' has shape {shape}, n_components is {model.n_components}"
+    else:
+        why = _form_problem(ct, arrays, *shape)
+    if why is None:
+        # a hand-set lower factor (np.linalg.cholesky's) predicts through its
+        # upper twin of the same precision: that is the one written
+        try:
+            arrays["precisions_cholesky_"] = upper_factor(ct, arrays["precisions_cholesky_"])
+            why = _values_problem(ct, arrays, shape[1])
+        except ValueError as exc:
+            why = str(exc)
+    if why:
+        raise ValueError("cannot save this model: its arrays are not a fitted model's, "
+                         f"and load_model would refuse the file ({why})")
     extra = {
         "converged_": np.asarray(bool(model.converged_)),
         "n_iter_": np.asarray(int(model.n_iter_), dtype=np.int64),
@@ -168,10 +196,25 @@ def _swap(A):
     return np.swapaxes(A, -1, -2)
 
 
-def _check_values(path, ct, data, d):
-    """Refuse arrays that no fit could have written together: weights off the
-    simplex, a precision factor that is not upper triangular with a positive
-    diagonal, precisions or covariances that do not match it.
+def _form_problem(ct, data, K, d):
+    """Why the fitted arrays in ``data`` are not a model's for (K, d), or None:
+    a dtype other than float32/float64, non-finite values, a wrong shape."""
+    for name in _ARRAYS:
+        a = data[name]
+        if a.dtype not in (np.float32, np.float64):
+            return f"'{name}' has dtype {a.dtype}"
+        if not np.all(np.isfinite(a)):
+            return f"'{name}' has non-finite values"
+    for name, shape in ct.param_shapes(K, d).items():
+        if data[name].shape != shape:
+            return f"'{name}' has shape {data[name].shape}, expected {shape}"
+    return None
+
+
+def _values_problem(ct, data, d):
+    """Why the arrays are ones no fit could have written together, or None:
+    weights off the simplex, a precision factor that is not upper triangular
+    with a positive diagonal, precisions or covariances that do not match it.
 
     The two match tests allow the rounding of a fit and of the file's dtype,
     bounded elementwise (a-posteriori bounds, so ill-conditioned models of
@@ -183,27 +226,25 @@ def _check_values(path, ct, data, d):
     w = data["weights_"]
     total = float(np.sum(w, dtype=np.float64))
     if np.any(w < 0) or abs(total - 1.0) > np.sqrt(np.finfo(w.dtype).eps):
-        raise _bad(path, f"'weights_' must be >= 0 and sum to 1, they sum to {total:.6g}")
+        return f"'weights_' must be >= 0 and sum to 1, they sum to {total:.6g}"
     names = ("precisions_cholesky_", "precisions_", "covariances_")
     eps = max(np.finfo(data[name].dtype).eps for name in names)
     tol = 64 * (d + 2) * eps
     U, P, C = (data[name].astype(np.float64) for name in names)
     if not ct.is_matrix:
         if np.any(U <= 0):
-            raise _bad(path, "'precisions_cholesky_' has values <= 0")
+            return "'precisions_cholesky_' has values <= 0"
         if np.any(np.abs(P - U * U) > tol * (U * U)):
-            raise _bad(path, "'precisions_' is not precisions_cholesky_ squared")
+            return "'precisions_' is not precisions_cholesky_ squared"
         if np.any(np.abs(C * (U * U) - 1) > tol):
-            raise _bad(path, "'covariances_' is not the inverse of 'precisions_'")
-        return
+            return "'covariances_' is not the inverse of 'precisions_'"
+        return None
     U, P, C = (a.reshape(-1, d, d) for a in (U, P, C))
     if np.any(np.tril(U, -1)) or np.any(np.diagonal(U, axis1=1, axis2=2) <= 0):
-        raise _bad(
-            path, "'precisions_cholesky_' is not upper triangular with a positive diagonal"
-        )
+        return "'precisions_cholesky_' is not upper triangular with a positive diagonal"
     absU = np.abs(U)
     if np.any(np.abs(P - U @ _swap(U)) > tol * (absU @ _swap(absU))):
-        raise _bad(path, "'precisions_' is not precisions_cholesky_ @ its transpose")
+        return "'precisions_' is not precisions_cholesky_ @ its transpose"
     # symmetric to sqrt(eps) of the scale and of the means' products, which
     # bound scikit-learn's tied cancellation (E[x x^T] - sum_k w_k m_k m_k^T)
     m = np.abs(data["means_"].astype(np.float64))
@@ -211,16 +252,17 @@ def _check_values(path, ct, data, d):
     loose = np.sqrt(eps) * (scale[:, :, None] * scale[:, None, :]
                             + len(w) * np.einsum("k,ki,kj->ij", w.astype(np.float64), m, m))
     if np.any(np.abs(C - _swap(C)) > loose):
-        raise _bad(path, "'covariances_' is not symmetric")
+        return "'covariances_' is not symmetric"
     # the lower triangle is what a Cholesky factorisation reads
     C = np.tril(C) + _swap(np.tril(C, -1))
     var = np.diagonal(C, axis1=1, axis2=2)
     if np.any(var <= 0):
-        raise _bad(path, "'covariances_' has variances <= 0")
+        return "'covariances_' has variances <= 0"
     u = (_swap(absU) @ np.sqrt(var)[..., None])[..., 0]
     M = _swap(U) @ C @ U
     if np.any(np.abs(M - np.eye(d)) > tol * (u[:, :, None] * u[:, None, :])):
-        raise _bad(path, "'covariances_' is not the inverse of 'precisions_'")
+        return "'covariances_' is not the inverse of 'precisions_'"
+    return None
 
 
 def _from_arrays(path, data):
@@ -251,21 +293,14 @@ def _from_arrays(path, data):
     for name in _ARRAYS:
         if name not in data:
             raise _bad(path, f"no '{name}' array")
-        a = data[name]
-        if a.dtype not in (np.float32, np.float64):
-            raise _bad(path, f"'{name}' has dtype {a.dtype}")
-        if not np.all(np.isfinite(a)):
-            raise _bad(path, f"'{name}' has non-finite values")
     means = data["means_"]
     if means.ndim != 2 or means.shape[0] != model.n_components or means.shape[1] < 1:
         raise _bad(path, f"'means_' has shape {means.shape}")
     K, d = means.shape
     ct = COVARIANCE_TYPES[ct_name]
-    for name, shape in ct.param_shapes(K, d).items():
-        if data[name].shape != shape:
-            raise _bad(path, f"'{name}' has shape {data[name].shape}, expected {shape}")
-
-    _check_values(path, ct, data, d)
+    why = _form_problem(ct, data, K, d) or _values_problem(ct, data, d)
+    if why:
+        raise _bad(path, why)
 
     for name in _ARRAYS:
         setattr(model, name, data[name])

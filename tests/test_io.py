@@ -196,3 +196,47 @@ def test_refuses_tied_and_diag_arrays_swapped(tmp_path, saved, read):
     with pytest.raises(ModelFileError, match="precisions_cholesky_"):
         load_model(path)
 
+
+
+@pytest.mark.parametrize("cov", COV)
+def test_save_refuses_what_load_would_refuse(tmp_path, iris, cov):
+    """A model whose arrays were changed by hand is refused when saved, not
+    written as a file that load_model then refuses."""
+    import copy
+
+    gm = GaussianMixture(3, covariance_type=cov, random_state=0).fit(iris)
+    for name, (change, match) in _tampered(gm, cov).items():
+        bad = copy.deepcopy(gm)
+        for attr, value in change.items():
+            setattr(bad, attr, value)
+        if name == "lower factor":  # saved as its upper twin, whose product is not P
+            match = "'precisions_'"
+        with pytest.raises(ValueError, match=f"cannot save.*({match})"):
+            save_model(bad, tmp_path / "bad.npz")
+            pytest.fail(name)
+    assert not (tmp_path / "bad.npz").exists()
+    bad = copy.deepcopy(gm)
+    bad.means_ = bad.means_.astype(np.float16)
+    with pytest.raises(ValueError, match="cannot save.*'means_' has dtype float16"):
+        save_model(bad, tmp_path / "bad.npz")
+    bad.means_ = gm.means_[:2]
+    with pytest.raises(ValueError, match="cannot save.*'means_' has shape"):
+        save_model(bad, tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("cov", ["full", "tied"])
+def test_hand_set_lower_factor_saves_as_its_upper_twin(tmp_path, iris, cov):
+    """np.linalg.cholesky(precisions_) is how a model is often built by hand:
+    it predicts (through the upper factor of the same precisions), and its file
+    loads and predicts the same."""
+    gm = GaussianMixture(3, covariance_type=cov, random_state=0).fit(iris)
+    gm.precisions_cholesky_ = np.linalg.cholesky(gm.precisions_)
+    expected = gm.predict_proba(iris), gm.score_samples(iris)
+    back = load_model(save_model(gm, tmp_path / "m.npz"))
+    U = back.precisions_cholesky_
+    assert not np.any(np.tril(U, -1))
+    np.testing.assert_allclose(U @ np.swapaxes(U, -1, -2), gm.precisions_, rtol=1e-12,
+                               atol=1e-12 * np.abs(gm.precisions_).max())
+    np.testing.assert_allclose(back.predict_proba(iris), expected[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(back.score_samples(iris), expected[1], rtol=1e-12)
+    assert np.any(np.tril(gm.precisions_cholesky_, -1))  # the model's own attribute kept
