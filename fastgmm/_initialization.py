@@ -200,12 +200,19 @@ def _one_hot_blocks(labels, K, dtype):
         yield a, b, R
 
 
-def _random_blocks(rs, n, K, dtype):
-    # rs.uniform(size=(n, K)) drawn block by block gives the same numbers
+def _random_blocks(rs, n, K, dtype, sw=None):
+    # rs.uniform(size=(n, K)) drawn block by block gives the same numbers.
+    # With weights, only the rows of positive weight draw (in order), so a row
+    # of weight 0 acts as removed; its responsibilities (1/K) count for nothing.
     rows = _block_rows(K, np.float64)
     for a in range(0, n, rows):
         b = min(n, a + rows)
-        R = np.asarray(rs.uniform(size=(b - a, K)), dtype=dtype)
+        if sw is None:
+            R = np.asarray(rs.uniform(size=(b - a, K)), dtype=dtype)
+        else:
+            R = np.ones((b - a, K), dtype=dtype)
+            drawn = sw[a:b] > 0
+            R[drawn] = rs.uniform(size=(np.count_nonzero(drawn), K))
         R /= np.sum(R, axis=1)[:, np.newaxis]
         yield a, b, R
 
@@ -311,7 +318,7 @@ def initial_stats(ct, init_params, X, sw, n_components, rs, kmeans=None):
         total = label_stats(ct, X, sw, labels, K, center, shift)
         return total, shift, False
     elif init_params == "random":
-        total = resp_stats(ct, X, sw, _random_blocks(rs, n, K, X.dtype), center)
+        total = resp_stats(ct, X, sw, _random_blocks(rs, n, K, X.dtype, sw_opt), center)
     else:
         # seeds among the rows of positive weight only, so that a row of
         # weight 0 acts as removed (all weights positive: sklearn's draws)

@@ -65,12 +65,12 @@ def test_zero_weight_equals_removed_row(data, cov_type):
     _assert_same(_fit(X, sw, **params), _fit(X[sw > 0], **params))
 
 
-@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random_from_data"])
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random", "random_from_data"])
 @pytest.mark.parametrize("seed", range(4))
 def test_zero_weight_rows_are_never_seeds(data, init_params, seed):
-    """Seeds are drawn from the rows of positive weight: the same model as with
-    those rows removed, even for a far outlier that D^2 sampling would pick
-    ('random' draws responsibilities for every row, so its draw differs)."""
+    """Seeds (and 'random' responsibilities) are drawn for the rows of positive
+    weight only: the same model as with those rows removed, even for a far
+    outlier that D^2 sampling would pick."""
     X, sw = data
     X = np.concatenate([X, [[1000.0, -1000.0]]]) + 100
     sw = np.concatenate([(sw > 0).astype(float), [0.0]])
