@@ -34,9 +34,13 @@ def check_sample_weight(sample_weight, n_samples):
         sw = np.full(n_samples, sample_weight, dtype=np.float64)
     else:
         try:
-            sw = np.asarray(sample_weight, dtype=np.float64)
+            sw = np.asarray(sample_weight)
+            is_complex = sw.dtype.kind == "c"  # float64 would drop the imaginary part
+            sw = sw if is_complex else sw.astype(np.float64, copy=False)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"sample_weight must be numeric: {exc}") from None
+        if is_complex:
+            raise ValueError("Complex data not supported in sample_weight")
     if sw.ndim != 1:
         raise ValueError(
             f"Sample weights must be 1D array or scalar, got {sw.ndim}D array "
@@ -197,11 +201,17 @@ class BaseMixture(DensityMixin, BaseEstimator):
             )
         self._check_parameters(X)
         sw = power_of_two_scaled(check_sample_weight(sample_weight, X.shape[0]))
-        if sw.shape[0] and np.count_nonzero(sw) < self.n_components:
-            raise ValueError(  # a row of weight 0 acts as removed
+        positive = np.count_nonzero(sw) if sw.shape[0] else X.shape[0]
+        if positive < 2:  # a row of weight 0 acts as removed
+            raise ValueError(
+                f"Found {positive} sample(s) of positive sample_weight while a minimum "
+                f"of 2 is required by {type(self).__name__}."
+            )
+        if positive < self.n_components:
+            raise ValueError(
                 "Expected n_samples >= n_components "
                 f"but got n_components = {self.n_components}, "
-                f"n_samples = {np.count_nonzero(sw)} (samples of positive sample_weight)"
+                f"n_samples = {positive} (samples of positive sample_weight)"
             )
         ct = self._covariance()
         do_init = not (self.warm_start and hasattr(self, "converged_"))

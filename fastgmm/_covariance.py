@@ -119,6 +119,14 @@ def _full_sample(rng, means, cov, counts):
     return [rng.multivariate_normal(m, c, int(s)) for m, c, s in zip(means, cov, counts)]
 
 
+def _full_seed_cov(gram, seeds, nk, means, reg, d):
+    # sklearn's (r_k (x - m_k))^T (x - m_k) / nk on one row
+    diff = seeds - means
+    C = diff[:, :, None] * diff[:, None, :] / nk[:, None, None]
+    C[:, np.arange(d), np.arange(d)] += reg
+    return C
+
+
 # --- tied -----------------------------------------------------------------
 def _tied_cov(N, S1, S2, delta, nk, reg, d):
     C = _sym_upper(S2, d)[0]
@@ -129,8 +137,9 @@ def _tied_cov(N, S1, S2, delta, nk, reg, d):
     return C
 
 
-def _tied_partial_resp_cov(XtX, nk, means, reg, d):
-    C = (XtX - (nk * means.T) @ means) / nk.sum()
+def _tied_seed_cov(gram, seeds, nk, means, reg, d):
+    # sklearn's (X^T X - nk m^T m) / sum nk over all rows, not the seeds' scatter
+    C = (gram() - (nk * means.T) @ means) / nk.sum()
     C.flat[:: d + 1] += reg
     return C
 
@@ -171,6 +180,11 @@ def _diag_sample(rng, means, cov, counts):
         m + rng.standard_normal(size=(int(s), d)) * np.sqrt(c)
         for m, c, s in zip(means, cov, counts)
     ]
+
+
+def _diag_seed_cov(gram, seeds, nk, means, reg, d):
+    # sklearn's E[x^2] - m^2 + reg on one row: about 10 eps x^2 + reg
+    return (seeds * seeds) / nk[:, None] - means**2 + reg
 
 
 # --- spherical ------------------------------------------------------------
@@ -306,11 +320,11 @@ class CovarianceType:
     row_work: Callable = None
     #: statistics are shifted by a single centre rather than by the means
     shift_is_center: bool = False
-    #: (XtX, N, means, nk, reg, d) -> covariances from sklearn's uncentred
-    #: formula, which uses X^T X over *all* rows: with single-point initial
-    #: responsibilities ('random_from_data', 'k-means++') it differs from the
-    #: centred scatter, and sklearn's initial model is this one
-    partial_resp_covariances: Callable = None
+    #: (gram, seeds, nk, means, reg, d) -> sklearn's covariances for
+    #: one-hot responsibilities on K seed rows ('k-means++',
+    #: 'random_from_data'), by its formula for the type (see
+    #: ``_stats.seed_params``); ``gram()`` gives X^T W X of all rows
+    seed_covariances: Callable = None
     #: (covariances, means) -> least variance relative to its features'
     #: scales, per component (one for 'tied'), see ``check_not_collapsed``
     relative_variance: Callable = None
@@ -348,6 +362,7 @@ COVARIANCE_TYPES = {
         _full_from_precisions,
         _full_sample,
         row_work=lambda K, d: K * d * (d + 3) // 2,
+        seed_covariances=_full_seed_cov,
         relative_variance=_full_relative_variance,
         covariances_in_X_dtype=True,
         kernels_by_d=full_small.kernels_for,
@@ -366,7 +381,7 @@ COVARIANCE_TYPES = {
         _tied_sample,
         row_work=lambda K, d: d * (d + 1) // 2 + 2 * K * d,
         shift_is_center=True,
-        partial_resp_covariances=_tied_partial_resp_cov,
+        seed_covariances=_tied_seed_cov,
         relative_variance=_tied_relative_variance,
         is_matrix=True,
     ),
@@ -382,6 +397,7 @@ COVARIANCE_TYPES = {
         _sqrt,
         _diag_sample,
         row_work=lambda K, d: 3 * K * d,
+        seed_covariances=_diag_seed_cov,
         relative_variance=_diag_relative_variance,
     ),
     "spherical": CovarianceType(
@@ -396,6 +412,7 @@ COVARIANCE_TYPES = {
         _sqrt,
         _diag_sample,
         row_work=lambda K, d: 3 * K * d,
+        seed_covariances=lambda *args: np.mean(_diag_seed_cov(*args), axis=1),
         relative_variance=_spherical_relative_variance,
     ),
 }

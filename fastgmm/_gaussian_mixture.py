@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._base import BaseMixture
 from ._covariance import COVARIANCE_TYPES
 from ._initialization import initial_stats, uncentred_gram
-from ._stats import Params, mstep
+from ._stats import Params, mstep, seed_params
 
 
 def _check_shape(param, param_shape, name):
@@ -260,25 +260,22 @@ class GaussianMixture(BaseMixture):
         params = Params(None, None, None, None)
         if any(p is None for p in given):
             # _kmeans: a k-means cache set by select_model for one fit only
-            total, shift, partial = initial_stats(
+            total, shift, seeds = initial_stats(
                 ct, self.init_params, X, sw, self.n_components, random_state,
                 kmeans=getattr(self, "_kmeans", None),
             )
             n_total = X.shape[0] if sw.shape[0] == 0 else float(np.sum(sw))
-            # sklearn's tied covariance of single-point inits is not the seeds'
-            # scatter (exactly 0, rounding noise here): it is computed below;
-            # given precisions replace any (sklearn factors none of them then)
-            own = partial and ct.partial_resp_covariances is not None
+            # given precisions replace any covariances (sklearn factors none then)
             wanted = self.precisions_init is None
-            params = mstep(ct, total, shift, self.reg_covar, X.dtype, weight_norm=n_total,
-                           covariances=wanted and not own)
-            if own and wanted:
-                XtX = uncentred_gram(ct, X, sw, shift[0])
-                nk = params.weights * n_total
-                params.covariances = ct.partial_resp_covariances(
-                    XtX, nk, params.means, self.reg_covar, X.shape[1]
-                )
-                params.precisions_cholesky = ct.prec_chol(params.covariances, X.dtype)
+            if seeds is None:
+                params = mstep(ct, total, shift, self.reg_covar, X.dtype,
+                               weight_norm=n_total, covariances=wanted)
+            else:
+                center = np.asarray(X.mean(axis=0), dtype=np.float64)
+                lightest = float(np.min(sw, where=sw > 0, initial=np.inf)) if sw.shape[0] else 1.0
+                params = seed_params(ct, seeds, lambda: uncentred_gram(ct, X, sw, center) / lightest,
+                                     self.reg_covar, X.dtype, weight_norm=n_total,
+                                     seed_weight=lightest, covariances=wanted)
         if self.weights_init is not None:
             params.weights = np.asarray(self.weights_init, dtype=np.float64)
         if self.means_init is not None:

@@ -108,14 +108,28 @@ def _pot(closest, w):
     return float(closest @ w)
 
 
+def _variances(X, sw, xmean):
+    """Per-feature variances of X, weighted by ``sw`` (empty: unweighted) as
+    counts: those of the rows repeated. scikit-learn's KMeans ignores its
+    sample_weight here, so zero weights and counts would move its stopping
+    tolerance; with them as counts, the model equals the rows' removed or
+    repeated."""
+    n, d = X.shape
+    sums = call_kernel(kk.centered_sq_sums, X, sw, xmean.astype(np.float64))
+    if sw.shape[0] == 0:
+        return sums[:d] / n
+    W = float(np.sum(sw))
+    return sums[:d] / W - (sums[d:] / W) ** 2  # about the weighted mean
+
+
 def kmeans_labels(X, K, rs, sw=None):
     """Labels of ``KMeans(n_clusters=K, n_init=1, random_state=rs).fit(X, sw)``,
-    and the final centres (float64, in X's coordinates)."""
+    and the final centres (float64, in X's coordinates); the stopping
+    tolerance weights the variances (:func:`_variances`), as on repeated rows."""
     n, d = X.shape
     xmean = X.mean(axis=0)
-    var = call_kernel(kk.centered_sq_sums, X, xmean.astype(np.float64)) / n
-    tol = float(np.mean(var)) * KMEANS_TOL
     w_kernel = no_weights() if sw is None else sw
+    tol = float(np.mean(_variances(X, w_kernel, xmean))) * KMEANS_TOL
 
     pre = _centred_blocks(X, xmean)
     _, centers = kmeans_plusplus(X, K, rs, sw, xmean, pre)
@@ -299,8 +313,9 @@ def uncentred_gram(ct_tied, X, sw, center):
 
 
 def initial_stats(ct, init_params, X, sw, n_components, rs, kmeans=None):
-    """Statistics of the initial responsibilities, their shift (K, d), and
-    whether the responsibilities cover only K rows (single-point inits).
+    """Statistics of the initial responsibilities and their shift (K, d), or
+    for single-point inits ('k-means++', 'random_from_data') the K seed rows
+    (float64): ``(total, shift, None)`` or ``(None, None, seeds)``.
 
     Consumes ``rs`` exactly as sklearn's ``_initialize_parameters``.
     ``kmeans`` replaces :func:`kmeans_labels` (same signature and results, same
@@ -316,7 +331,7 @@ def initial_stats(ct, init_params, X, sw, n_components, rs, kmeans=None):
         # shifted by each cluster's centre: no cancellation for far clusters
         shift = stats_shift(ct, center, centers)
         total = label_stats(ct, X, sw, labels, K, center, shift)
-        return total, shift, False
+        return total, shift, None
     elif init_params == "random":
         total = resp_stats(ct, X, sw, _random_blocks(rs, n, K, X.dtype, sw_opt), center)
     else:
@@ -327,12 +342,7 @@ def initial_stats(ct, init_params, X, sw, n_components, rs, kmeans=None):
             indices = rows[rs.choice(rows.shape[0], size=K, replace=False)]
         else:  # 'k-means++', weighted D^2 sampling (sklearn's kmeans_plusplus)
             indices, _ = kmeans_plusplus(X, K, rs, sw_opt)
-        # one point per component: shifting by the point itself makes the
-        # scatter exactly zero, as in sklearn
-        Xs = np.ascontiguousarray(X[indices])
-        sws = sw[indices] if sw.shape[0] else sw
-        R = np.eye(K, dtype=X.dtype)
-        shift = stats_shift(ct, center, Xs.astype(np.float64))
-        total = resp_stats(ct, Xs, sws, [(0, K, R)], center, shift)
-        return total, shift, True
-    return total, np.broadcast_to(center, (K, d)), False
+        # one point per component: its parameters come from the seed rows
+        # themselves (_stats.seed_params), no statistics pass
+        return None, None, X[indices].astype(np.float64)
+    return total, np.broadcast_to(center, (K, d)), None

@@ -113,6 +113,33 @@ def mstep(ct, total, shift, reg_covar, dtype, weight_norm=None, covariances=True
     return Params(weights, means, cov, U)
 
 
+def seed_params(ct, seeds, gram, reg_covar, dtype, weight_norm, seed_weight=1.0,
+                covariances=True):
+    """sklearn's initial M-step for single-point inits ('k-means++',
+    'random_from_data'), formula by formula on the K seed rows: one-hot
+    responsibilities give nk = 1 + 10 eps, means = seed / nk and the type's
+    own covariance formula (``CovarianceType.seed_covariances``; for 'tied'
+    it reads X^T W X of all rows in units of ``seed_weight``, ``gram()``). sklearn's diag and spherical
+    formula E[x^2] - m^2 leaves about 10 eps x^2 of variance there, which its
+    fits start from.
+
+    Every seed weighs ``seed_weight`` whatever its own sample weight (with
+    counts, one copy of a repeated row: the lightest weight, so that scaling
+    all weights changes nothing): weights = seed_weight nk / weight_norm,
+    equal, as sklearn's first E-step sees them.
+    """
+    K, d = seeds.shape
+    nk = np.full(K, 1.0 + 10.0 * np.finfo(np.float64).eps)
+    means = seeds / nk[:, None]
+    weights = seed_weight * nk / weight_norm
+    if not covariances:
+        return Params(weights, means, None, None)
+    cov = ct.seed_covariances(gram, seeds, nk, means, reg_covar, d)
+    if reg_covar == 0:
+        check_not_collapsed(ct, cov, means, nk, dtype)
+    return Params(weights, means, cov, ct.prec_chol(cov, dtype))
+
+
 def mean_loglik(total):
     """Weighted mean log-likelihood from a statistics vector."""
     T = total[-3:]

@@ -437,8 +437,12 @@ def test_kmeans_distance_kernels(rng, dtype, blocks):
     want_pots = [sw @ np.minimum(closest, naive.sqdist_rows(X, xmean, c)) for c in cands]
     np.testing.assert_allclose(pots, want_pots, rtol=1e-6 if single else 1e-12)
 
-    sums = kk.centered_sq_sums(X, xmean.astype(np.float64))
-    np.testing.assert_allclose(sums, ((X.astype(np.float64) - xmean) ** 2).sum(0), rtol=1e-6 if single else 1e-12)
+    dev = X.astype(np.float64) - xmean.astype(np.float64)
+    for w in (np.empty(0), sw):
+        sums = kk.centered_sq_sums(X, w, xmean.astype(np.float64))
+        ww = w if w.shape[0] else np.ones(n)
+        np.testing.assert_allclose(sums[:d], ww @ dev**2, rtol=1e-12)
+        np.testing.assert_allclose(sums[d:], ww @ dev, rtol=1e-9, atol=1e-12 * np.abs(ww @ np.abs(dev)).max())
 
 
 @pytest.mark.parametrize("blocks", [False, True], ids=["transposed-per-pass", "centred-blocks"])

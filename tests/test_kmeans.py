@@ -35,10 +35,31 @@ def test_kmeans_plusplus_draws_the_same_points(dtype, seed):
 def test_kmeans_labels_equal_sklearn(dtype, seed, weighted):
     X, _ = make_blobs(3000, centers=5, n_features=4, cluster_std=2.0, random_state=seed)
     X = X.astype(dtype)
-    sw = np.random.RandomState(seed).randint(0, 4, size=len(X)).astype(float) if weighted else None
-    got, centers = kmeans_labels(X, 6, np.random.RandomState(seed), sw)
-    np.testing.assert_array_equal(got, _sk_labels(X, 6, seed, sw))
-    assert centers.shape == (6, 4)
+    if not weighted:
+        got, centers = kmeans_labels(X, 6, np.random.RandomState(seed))
+        np.testing.assert_array_equal(got, _sk_labels(X, 6, seed))
+        assert centers.shape == (6, 4)
+        return
+    # weights are counts: sklearn's KMeans on the rows repeated (its own
+    # sample_weight leaves the stopping tolerance unweighted)
+    sw = np.random.RandomState(seed).randint(0, 4, size=len(X)).astype(float)
+    got, _ = kmeans_labels(X, 6, np.random.RandomState(seed), sw)
+    first_copies = np.cumsum(sw)[sw > 0].astype(int) - sw[sw > 0].astype(int)
+    want = _sk_labels(np.repeat(X, sw.astype(int), axis=0), 6, seed)[first_copies]
+    np.testing.assert_array_equal(got[sw > 0], want)
+
+
+def test_kmeans_stopping_tolerance_weights_the_variances():
+    """Zero-weight rows far out would inflate an unweighted tolerance (sklearn's
+    KMeans(sample_weight=...)): Lloyd would stop early, unlike on the rows removed."""
+    X, _ = make_blobs(3000, centers=5, n_features=4, cluster_std=2.0, random_state=0)
+    Xz = np.concatenate([X, np.full((40, 4), 1e3)])
+    sw = np.r_[np.ones(len(X)), np.zeros(40)]
+    for seed in range(6):
+        got, centers = kmeans_labels(Xz, 6, np.random.RandomState(seed), sw)
+        want, want_centers = kmeans_labels(X, 6, np.random.RandomState(seed))
+        np.testing.assert_array_equal(got[: len(X)], want)
+        np.testing.assert_allclose(centers, want_centers, rtol=1e-9)
 
 
 def test_kmeans_consumes_the_random_state_like_sklearn():

@@ -57,6 +57,17 @@ def test_integer_weights_equal_repeated_rows_with_kmeans_init(data, cov_type):
 
 
 @pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("max_iter", [0, 100])
+def test_integer_weights_equal_repeated_rows_with_kmeans_plusplus(data, cov_type, max_iter):
+    """A k-means++ seed of weight w starts its component as one row (one copy of
+    the repeated row), not w: equal initial weights, the same fit."""
+    X, sw = data
+    params = dict(n_components=3, covariance_type=cov_type, init_params="k-means++",
+                  max_iter=max_iter, random_state=0)
+    _assert_same(_fit(X, sw, **params), _fit(np.repeat(X, sw, axis=0), **params), rtol=1e-6)
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_zero_weight_equals_removed_row(data, cov_type):
     X, sw = data
     sw = (sw > 0).astype(float)
@@ -89,10 +100,12 @@ def test_fewer_weighted_rows_than_components_raises(data):
 
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 @pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random", "random_from_data"])
-def test_scaling_all_weights_changes_nothing(data, cov_type, init_params):
+@pytest.mark.parametrize("max_iter", [0, 100])
+def test_scaling_all_weights_changes_nothing(data, cov_type, init_params, max_iter):
     X, sw = data
     sw = sw + 0.5
-    params = dict(n_components=3, covariance_type=cov_type, random_state=0, init_params=init_params)
+    params = dict(n_components=3, covariance_type=cov_type, random_state=0,
+                  init_params=init_params, max_iter=max_iter)
     _assert_same(_fit(X, sw, **params), _fit(X, sw * 7.25, **params), rtol=1e-6)
 
 
@@ -159,6 +172,9 @@ def test_lower_bound_is_weighted_mean_loglik(data):
         (lambda n: np.zeros(n), "non-zero"),
         (lambda n: np.ones((n, 1)), "1D"),
         (lambda n: ["a"] * n, "numeric"),
+        (lambda n: np.r_[np.ones(n - 1), 5j], "Complex"),  # not silently 0
+        (lambda n: [1.0] * (n - 1) + [1j], "Complex"),
+        (lambda n: np.r_[1.0, np.zeros(n - 1)], "1 sample.*minimum of 2"),  # as X[:1]
     ],
 )
 def test_bad_sample_weight_raises(data, bad, match):

@@ -101,18 +101,54 @@ SINGLE_POINT_INITS = ("k-means++", "random_from_data")
 @pytest.mark.parametrize("cov_type", ["diag", "spherical"])
 @pytest.mark.parametrize("init_params", SINGLE_POINT_INITS)
 def test_single_point_init_float32_is_accurate(cov_type, init_params):
-    """A single-point component's initial variance is reg + (x - mu)^2 / nk
-    with nk = 1 + 10 eps(float64) and mu = x / nk, where sklearn's float32
-    arithmetic cancels catastrophically far from the origin."""
+    """A single-point component's initial variance is sklearn's float64
+    reg + x^2 / nk - (x / nk)^2 with nk = 1 + 10 eps(float64), where sklearn's
+    float32 arithmetic cancels catastrophically far from the origin."""
     X = (blobs(300, 2, 3) + 1000).astype(np.float32)
     gm = GaussianMixture(3, covariance_type=cov_type, init_params=init_params, max_iter=0,
                          reg_covar=1e-3, random_state=0).fit(X)
     nk = 1 + 10 * np.finfo(np.float64).eps
     x = gm.means_.astype(np.float64) * nk
-    var = 1e-3 + (x - x / nk) ** 2 / nk
+    var = x * x / nk - (x / nk) ** 2 + 1e-3
     if cov_type == "spherical":
         var = var.mean(axis=1)
-    np.testing.assert_allclose(gm.covariances_, var, rtol=1e-5)
+    np.testing.assert_allclose(gm.covariances_, var, rtol=1e-6)
+    assert np.all(np.abs(gm.covariances_ - 1e-3) < 1e-8)  # not sklearn's float32 noise
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("init_params", SINGLE_POINT_INITS)
+@pytest.mark.parametrize("offset", [0.0, 1e5])
+def test_single_point_init_equals_sklearn_float64(cov_type, init_params, offset):
+    """The initial model of single-point inits is sklearn's to rounding, by its
+    formulas: for diag and spherical E[x^2] - m^2 leaves about 10 eps x^2 of
+    variance (22x reg_covar at 1e5), which sklearn's fits start from."""
+    X = blobs(300, 2, 3) + offset
+    # sklearn's tied X^T X - nk m^T m cancels as (offset / spread)^2 eps
+    rtol = 1e-6 if cov_type == "tied" and offset else 1e-12
+    for seed in range(3):
+        ours, theirs = fit_both(X, n_components=3, covariance_type=cov_type, max_iter=0,
+                                init_params=init_params, random_state=seed)
+        for name in ATTRS:
+            np.testing.assert_allclose(getattr(ours, name), getattr(theirs, name),
+                                       rtol=rtol, atol=0, err_msg=name)
+
+
+@pytest.mark.parametrize("cov_type", ["diag", "spherical"])
+@pytest.mark.parametrize("case", ["reg_covar=0", "offset 1e4"])
+def test_single_point_init_fits_equal_sklearn(cov_type, case):
+    """Fits started from those variances: with reg_covar=0 sklearn fits (the
+    10 eps x^2 is not a collapse), and far from the origin the fits follow it
+    into the same optimum."""
+    X = blobs(600, 2, 3, seed=9) + (1e4 if case == "offset 1e4" else 0.0)
+    reg = 0.0 if case == "reg_covar=0" else 1e-6
+    for init_params in SINGLE_POINT_INITS:
+        for seed in range(5):
+            ours, theirs = fit_both(X, n_components=3, covariance_type=cov_type, reg_covar=reg,
+                                    init_params=init_params, random_state=seed)
+            assert ours.n_iter_ == theirs.n_iter_, (init_params, seed)
+            np.testing.assert_allclose(ours.lower_bound_, theirs.lower_bound_, rtol=1e-7)
+            np.testing.assert_allclose(ours.means_, theirs.means_, rtol=1e-7)
 
 
 @pytest.mark.parametrize("cov_type", COV_TYPES)

@@ -103,18 +103,22 @@ def _block_sqdist(Xt, nb, c, single, out):
 
 
 @pjit
-def centered_sq_sums(X, mean):
-    """Column sums of (X - mean)^2 in float64 (chunk-ordered)."""
+def centered_sq_sums(X, sw, mean):
+    """Column sums of w (X - mean)^2, then of w (X - mean), in float64
+    (chunk-ordered); ``sw`` empty: w = 1."""
     n, d = X.shape
+    weighted = sw.shape[0] != 0
     nch = n_chunks(n)
-    part = np.zeros((nch, d))
+    part = np.zeros((nch, 2 * d))
     for c in prange(nch):
         lo, hi = chunk_rows(c, n)
         for i in range(lo, hi):
+            w = sw[i] if weighted else 1.0
             for j in range(d):
                 t = X[i, j] - mean[j]
-                part[c, j] += t * t
-    total = np.zeros(d)
+                part[c, j] += w * (t * t)
+                part[c, d + j] += w * t
+    total = np.zeros(2 * d)
     for c in range(nch):
         add_into(total, part[c])
     return total
