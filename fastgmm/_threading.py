@@ -137,8 +137,10 @@ class num_threads:
     The setting takes effect at once (when the object is made, as
     threadpoolctl's limits do) and applies to kernels called from the
     calling Python thread only (Numba keeps it per thread); used as a context
-    manager it restores the previous value on exit, exceptions included, and
-    applies it again if the same object is entered again::
+    manager it sets ``n`` again on entry (an object made ahead of its ``with``,
+    or entered from another thread, still applies), restores the previous
+    value on exit, exceptions included, and applies it again if the same
+    object is entered again::
 
         with fastgmm.num_threads(1):
             gm.fit(X)             # single-threaded
@@ -170,16 +172,20 @@ class num_threads:
     def _apply(self):
         self.previous = numba.get_num_threads()  # starts Numba's thread pool
         numba.set_num_threads(self.n)
-        self._active = True
+        self._active = threading.get_ident()  # the thread whose value it replaced
 
     def __enter__(self):
-        if not self._active:  # entered again after an exit: set it again
+        if self._active == threading.get_ident():
+            # made in this thread and not exited: set n again (the value may
+            # have changed since), keeping the value found when it was made
+            numba.set_num_threads(self.n)
+        else:  # entered again after an exit, or in another thread
             self._apply()
         return self
 
     def __exit__(self, *exc_info):
         numba.set_num_threads(self.previous)
-        self._active = False
+        self._active = None
         return False
 
     def __repr__(self):

@@ -292,7 +292,9 @@ def time_script(code, env=None, python=None):
 
 
 def _daal4py_per_iteration(X, params, extra=3, repeat=3, threads=None):
-    """Seconds per EM iteration of ``daal4py.em_gmm`` (oneDAL), or None."""
+    """Seconds per EM iteration of ``daal4py.em_gmm`` (oneDAL), or None
+    (daal4py not installed, or no such covariance storage). Its precision
+    follows X's dtype (``fptype`` 'float' for float32, as fastgmm keeps X)."""
     try:
         import daal4py
     except ImportError:
@@ -310,7 +312,8 @@ def _daal4py_per_iteration(X, params, extra=3, repeat=3, threads=None):
 
     def run(iters):
         algo = daal4py.em_gmm(
-            nComponents=K, maxIterations=iters, accuracyThreshold=0.0, fptype="double",
+            nComponents=K, maxIterations=iters, accuracyThreshold=0.0,
+            fptype="float" if X.dtype == np.float32 else "double",
             covarianceStorage=storage,
         )
         t0 = time.perf_counter()
@@ -321,10 +324,7 @@ def _daal4py_per_iteration(X, params, extra=3, repeat=3, threads=None):
         return seconds
 
     run(1)  # warm-up
-    try:
-        return _difference(run, 1, extra, repeat)
-    except RuntimeError:
-        return None
+    return _difference(run, 1, extra, repeat)  # RuntimeError: stopped early
 
 
 def _daal4py_in_subprocess(python, name, dtype, extra, repeat, threads=None):
@@ -332,6 +332,7 @@ def _daal4py_in_subprocess(python, name, dtype, extra, repeat, threads=None):
     not import next to the installed scikit-learn); same data, same seed."""
     code = (
         "import importlib.util, sys, numpy as np\n"
+        "import daal4py  # asked for: its absence is an error here\n"
         f"spec = importlib.util.spec_from_file_location('b', {os.path.abspath(__file__)!r})\n"
         "b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)\n"
         f"X, p = b.make_problem({name!r}, np.dtype({dtype!r}))\n"
@@ -342,8 +343,10 @@ def _daal4py_in_subprocess(python, name, dtype, extra, repeat, threads=None):
                          env=_child_env(threads))
     try:
         value = out.stdout.strip().splitlines()[-1]
-        return None if value == "None" else float(value)
+        return None if value == "None" else float(value)  # None: no such storage
     except (IndexError, ValueError):
+        why = (out.stderr.strip().splitlines() or [f"exit status {out.returncode}"])[-1]
+        print(f"daal4py not timed on {name} with {python}: {why}", file=sys.stderr)
         return None
 
 
@@ -352,7 +355,11 @@ def _daal4py_timing(python, X, params, name, dtype, extra, repeat, threads):
     rebuilt there from ``name``), else in this process; None without it."""
     if python:
         return _daal4py_in_subprocess(python, name, dtype, extra, repeat, threads)
-    return _daal4py_per_iteration(X, params, extra=extra, repeat=repeat, threads=threads)
+    try:
+        return _daal4py_per_iteration(X, params, extra=extra, repeat=repeat, threads=threads)
+    except RuntimeError as exc:
+        print(f"daal4py not timed on {name}: {exc}", file=sys.stderr)
+        return None
 
 
 # --------------------------------------------------------------------------
@@ -364,7 +371,8 @@ MEMORY_METHOD = (
     "data and compiled kernels already in memory"
 )
 MEMORY_METHOD_FALLBACK = (
-    "rise of ru_maxrss during the call (a lower bound: the peak could not be reset)"
+    "peak resident set (VmHWM or ru_maxrss) minus the resident set just before the call; "
+    "the peak could not be reset, so earlier peaks count: an upper bound"
 )
 
 
@@ -440,6 +448,11 @@ def _child_fit(job):
         if job.get("proba"):
             small.predict_proba(X[:2000])
         del small
+        if job["library"] == "fastgmm":  # 2,000 rows load only the serial twins
+            from fastgmm._config import CHUNK_SIZE
+            from fastgmm._warmup import warm_fit
+
+            warm_fit(params["covariance_type"], X[: 2 * CHUNK_SIZE + 1])
         with peak_memory() as fit_mem:
             t0 = time.perf_counter()
             est = cls(**params).fit(X)
@@ -807,6 +820,14 @@ def main(argv=None):
             parser.error("--thread-counts goes with --scaling")
         if max(args.thread_counts) > top:
             parser.error(f"--thread-counts: at most NUMBA_NUM_THREADS={top}")
+    table_only = [name for name, given in (("--daal4py-python", args.daal4py_python),
+                                           ("--no-peakmem", args.no_peakmem)) if given]
+    if table_only and (args.scaling or args.dtype_ratio or args.startup or args.seed_workload
+                       or args.memory or args.scale):
+        parser.error(f"{' and '.join(table_only)}: only for the default table")
+    if args.daal4py_python and not (os.path.isfile(args.daal4py_python)
+                                    and os.access(args.daal4py_python, os.X_OK)):
+        parser.error(f"--daal4py-python: {args.daal4py_python} is not an executable file")
     print(machine_line())
     if args.scaling:
         run_scaling(args.problems or ["mid"], args.repeat, args.extra, args.dtype,

@@ -132,19 +132,23 @@ def bench(name, repeat=3, sklearn_repeat=1):
 def main(argv=None):
     import argparse
 
+    from fastgmm.__main__ import _positive_int
+
     parser = argparse.ArgumentParser(prog="python -m fastgmm.bench_select",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("problems", nargs="*", metavar="PROBLEM",
                         help=f"any of {', '.join(PROBLEMS)} (default: all)")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--sklearn-repeat", type=int, default=1)
+    parser.add_argument("--repeat", type=_positive_int, default=3)
+    parser.add_argument("--sklearn-repeat", type=_positive_int, default=1)
     parser.add_argument("--sklearn-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     unknown = sorted(set(args.problems) - set(PROBLEMS))
     if unknown:
         parser.error(f"unknown problem(s) {', '.join(unknown)}; choose from {', '.join(PROBLEMS)}")
-    if args.sklearn_only:
-        sklearn_only(args.problems[-1])
+    if args.sklearn_only:  # internal: the timed child of bench()
+        if len(args.problems) != 1:
+            parser.error("--sklearn-only takes one problem")
+        sklearn_only(args.problems[0])
         return
     for name in args.problems or list(PROBLEMS):
         bench(name, args.repeat, args.sklearn_repeat)

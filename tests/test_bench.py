@@ -180,6 +180,9 @@ def test_run_scaling_relative_to_the_first_count(tiny, monkeypatch, capsys):
     (["--repeat", "0"], "must be >= 1"),
     (["--extra", "x"], "invalid int value"),
     (["--startup", "--runs", "-1"], "must be >= 1"),
+    (["--daal4py-python", "/nonexistent/python"], "not an executable file"),
+    (["--startup", "--no-peakmem"], "only for the default table"),
+    (["--memory", "--daal4py-python", "/bin/sh"], "only for the default table"),
 ])
 def test_thread_counts_errors(argv, message, capsys):
     with pytest.raises(SystemExit):
@@ -269,3 +272,24 @@ def test_daal4py_starts_from_the_shared_parameters(tiny, monkeypatch, cov):
     else:
         assert covs.shape == (2, 1, 3)
         np.testing.assert_allclose(1.0 / covs[:, 0, :], params["precisions_init"])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["moons", "--repeat", "0"], "must be >= 1"),
+    (["moons", "--sklearn-repeat", "0"], "must be >= 1"),
+    (["--sklearn-only"], "takes one problem"),
+])
+def test_bench_select_argument_errors(argv, message, capsys):
+    from fastgmm import bench_select
+
+    with pytest.raises(SystemExit):
+        bench_select.main(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_daal4py_failure_is_reported(tiny, capsys):
+    """An interpreter without daal4py: a '-' in the table and the reason on
+    stderr, not a silent '-'."""
+    got = bench._daal4py_in_subprocess("/bin/false", "tiny", "float64", 1, 1)
+    assert got is None
+    assert "daal4py not timed on tiny with /bin/false" in capsys.readouterr().err

@@ -36,6 +36,36 @@ def test_the_same_object_entered_again_sets_it_again():
     assert numba.get_num_threads() == before
 
 
+@pytest.mark.skipif(MAX < 2, reason="needs a pool of two threads")
+def test_an_object_made_ahead_applies_when_entered():
+    """Made, then the count changed elsewhere, then entered; or entered from
+    another Python thread (Numba keeps the count per thread): n applies."""
+    import threading
+
+    before = numba.get_num_threads()
+    cap = num_threads(1)
+    numba.set_num_threads(MAX)
+    with cap:
+        assert numba.get_num_threads() == 1
+    assert numba.get_num_threads() == before  # the value found when it was made
+
+    cap = num_threads(1)
+    numba.set_num_threads(before)
+    seen = {}
+
+    def other():
+        numba.set_num_threads(MAX)
+        with cap:
+            seen["inside"] = numba.get_num_threads()
+        seen["after"] = numba.get_num_threads()
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert seen == {"inside": 1, "after": MAX}
+    assert numba.get_num_threads() == before
+
+
 def test_restored_after_an_exception():
     before = numba.get_num_threads()
     with pytest.raises(KeyError):
