@@ -293,3 +293,14 @@ def test_daal4py_failure_is_reported(tiny, capsys):
     got = bench._daal4py_in_subprocess("/bin/false", "tiny", "float64", 1, 1)
     assert got is None
     assert "daal4py not timed on tiny with /bin/false" in capsys.readouterr().err
+
+
+def test_run_seed_workload_output(capsys):
+    """Both scikit-learn baselines: its default threads and one thread."""
+    bench.run_seed_workload(ks=[2, 3])
+    out = capsys.readouterr().out
+    assert "-> 41 dims (ok)" in out
+    assert "sk/fast" in out and "sk1/fast" in out
+    total = out.splitlines()[-1]
+    assert total.startswith("total: fastgmm") and "with its default threads" in total
+    assert "sklearn on 1 BLAS/OpenMP thread" in total and "max relative AIC difference" in total

@@ -1,4 +1,5 @@
-"""fastgmm against scikit-learn on the standard problems (DESIGN.md section 5).
+"""fastgmm against scikit-learn on the standard problems (small-2d, mid, wide,
+tall-diag: ``fastgmm.bench.PROBLEMS``).
 
 Every library starts from the same initial parameters (``weights_init``,
 ``means_init``, ``precisions_init`` from :func:`fastgmm.bench.make_problem`),
@@ -6,10 +7,11 @@ Every library starts from the same initial parameters (``weights_init``,
 ``setup()``, so no timing includes compilation except ``timeraw_cold_cache_*``.
 
 - ``EM.time_fit``: a fit with ``max_iter=N_ITER`` (validation, N_ITER EM
-  iterations, the final E-step).
+  iterations; scikit-learn's ``fit`` also runs a final E-step, fastgmm's
+  only in ``fit_predict``), what a user's ``fit`` costs.
 - ``EM.track_seconds_per_iteration``: ``(t(1 + N_ITER) - t(1)) / N_ITER`` with
-  fixed-iteration fits, the difference technique of ``python -m fastgmm.bench``:
-  validation and the final E-step cancel out.
+  fixed-iteration fits, the difference technique of ``python -m fastgmm.bench``
+  (best of 3): validation and the final E-step cancel out.
 - ``FitMemory.peakmem_fit``: peak resident memory of the process during a
   ``max_iter=2`` fit, X included; the transient peak of generating the data in
   ``setup()`` is excluded (the peak is reset at the end of setup on Linux).
@@ -19,14 +21,17 @@ Every library starts from the same initial parameters (``weights_init``,
   digits, 1,797 x 41, full, defaults, ``random_state=0``) for K = 50 and 200:
   k-means initialisation, EM to convergence, the AIC's scoring pass.
 - ``StartUp.timeraw_*``: fresh interpreters: import + fit 1,000 x 2 (K=3) +
-  predict with a warm Numba cache, fastgmm and sklearn.
+  predict with a warm Numba cache, fastgmm and sklearn, timed by asv inside
+  the child (its start and exit are not counted; ``fastgmm.bench --startup``
+  times whole processes).
 - ``ColdCache.timeraw_cold_cache_all_covariance_types``: fastgmm with an empty
   Numba cache (a new ``NUMBA_CACHE_DIR``) fitting and scoring all four
   covariance types: the compile cost.
 
-``asv run --python=same --quick`` (each benchmark once) takes about 3 minutes
-on a quiet 2-core machine, most of it scikit-learn's fits and the cold-cache
-compilation.
+``asv run --python=same --quick`` (each benchmark once) takes 3-6 minutes
+on a 2-core machine, most of it scikit-learn's fits and the cold-cache
+compilation; it benchmarks the fastgmm the interpreter imports (asv drops
+``PYTHONPATH``).
 """
 
 import warnings
