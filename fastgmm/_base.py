@@ -31,6 +31,8 @@ def check_sample_weight(sample_weight, n_samples):
     if sample_weight is None:
         return no_weights()
     if isinstance(sample_weight, numbers.Number):
+        if not isinstance(sample_weight, numbers.Real):  # float64 drops the imaginary part
+            raise ValueError("Complex data not supported in sample_weight")
         sw = np.full(n_samples, sample_weight, dtype=np.float64)
     else:
         try:

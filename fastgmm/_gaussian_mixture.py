@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseMixture
 from ._covariance import COVARIANCE_TYPES
-from ._initialization import initial_stats, uncentred_gram
+from ._initialization import data_center, initial_stats, uncentred_gram
 from ._stats import Params, mstep, seed_params
 
 
@@ -271,7 +271,7 @@ class GaussianMixture(BaseMixture):
                 params = mstep(ct, total, shift, self.reg_covar, X.dtype,
                                weight_norm=n_total, covariances=wanted)
             else:
-                center = np.asarray(X.mean(axis=0), dtype=np.float64)
+                center = data_center(X, sw)
                 lightest = float(np.min(sw, where=sw > 0, initial=np.inf)) if sw.shape[0] else 1.0
                 params = seed_params(ct, seeds, lambda: uncentred_gram(ct, X, sw, center) / lightest,
                                      self.reg_covar, X.dtype, weight_norm=n_total,

@@ -108,18 +108,33 @@ def _pot(closest, w):
     return float(closest @ w)
 
 
+def data_center(X, sw):
+    """X's column means in float64, weighted by ``sw`` as counts (empty:
+    unweighted, numpy's mean as sklearn takes it), so that a row of weight 0
+    far away moves nothing: the plain mean first, then the weighted mean of
+    the deviations from it, twice (one pass each, no copy of X)."""
+    center = np.ascontiguousarray(X.mean(axis=0), dtype=np.float64)
+    if sw.shape[0] == 0:
+        return center
+    W = float(np.sum(sw))
+    d = X.shape[1]
+    for _ in range(2):  # the second pass removes the first one's rounding
+        center = center + call_kernel(kk.centered_sq_sums, X, sw, center)[d:] / W
+    return center
+
+
 def _variances(X, sw, xmean):
     """Per-feature variances of X, weighted by ``sw`` (empty: unweighted) as
     counts: those of the rows repeated. scikit-learn's KMeans ignores its
     sample_weight here, so zero weights and counts would move its stopping
     tolerance; with them as counts, the model equals the rows' removed or
-    repeated."""
+    repeated. ``xmean``: X's (weighted) mean."""
     n, d = X.shape
     sums = call_kernel(kk.centered_sq_sums, X, sw, xmean.astype(np.float64))
     if sw.shape[0] == 0:
         return sums[:d] / n
     W = float(np.sum(sw))
-    return sums[:d] / W - (sums[d:] / W) ** 2  # about the weighted mean
+    return np.maximum(sums[:d] / W - (sums[d:] / W) ** 2, 0.0)
 
 
 def kmeans_labels(X, K, rs, sw=None):
@@ -127,8 +142,9 @@ def kmeans_labels(X, K, rs, sw=None):
     and the final centres (float64, in X's coordinates); the stopping
     tolerance weights the variances (:func:`_variances`), as on repeated rows."""
     n, d = X.shape
-    xmean = X.mean(axis=0)
     w_kernel = no_weights() if sw is None else sw
+    # weighted: about the weighted mean (a far row of weight 0 moves nothing)
+    xmean = X.mean(axis=0) if sw is None else data_center(X, w_kernel).astype(X.dtype)
     tol = float(np.mean(_variances(X, w_kernel, xmean))) * KMEANS_TOL
 
     pre = _centred_blocks(X, xmean)
@@ -324,7 +340,7 @@ def initial_stats(ct, init_params, X, sw, n_components, rs, kmeans=None):
     """
     n, d = X.shape
     K = n_components
-    center = np.ascontiguousarray(X.mean(axis=0), dtype=np.float64)
+    center = data_center(X, sw)
     sw_opt = sw if sw.shape[0] else None
     if init_params == "kmeans":
         labels, centers = (kmeans or kmeans_labels)(X, K, rs, sw_opt)

@@ -137,10 +137,10 @@ class num_threads:
     The setting takes effect at once (when the object is made, as
     threadpoolctl's limits do) and applies to kernels called from the
     calling Python thread only (Numba keeps it per thread); used as a context
-    manager it sets ``n`` again on entry (an object made ahead of its ``with``,
-    or entered from another thread, still applies), restores the previous
-    value on exit, exceptions included, and applies it again if the same
-    object is entered again::
+    manager it sets ``n`` on entry (an object made ahead of its ``with`` too)
+    and on exit restores the value it replaced in that thread, exceptions
+    included; one object may be entered again, nested, or from several
+    threads::
 
         with fastgmm.num_threads(1):
             gm.fit(X)             # single-threaded
@@ -166,26 +166,38 @@ class num_threads:
 
     def __init__(self, n):
         self.n = _check_num_threads(n)
+        self._saved = {}  # thread id -> stack of the values it replaced there
+        self._made_in = threading.get_ident()  # applied when made, not yet entered
         self._apply()
         _note_layer()
 
     def _apply(self):
-        self.previous = numba.get_num_threads()  # starts Numba's thread pool
+        me = threading.get_ident()
+        # get_num_threads() also starts Numba's thread pool
+        self._saved.setdefault(me, []).append(numba.get_num_threads())
         numba.set_num_threads(self.n)
-        self._active = threading.get_ident()  # the thread whose value it replaced
+
+    @property
+    def previous(self):
+        """The value this object replaced last in the calling thread."""
+        return self._saved[threading.get_ident()][-1]
 
     def __enter__(self):
-        if self._active == threading.get_ident():
-            # made in this thread and not exited: set n again (the value may
-            # have changed since), keeping the value found when it was made
+        if self._made_in == threading.get_ident():
+            # its first ``with``, in the thread that made it: the value it
+            # replaced is saved; set n again (it may have changed since)
+            self._made_in = None
             numba.set_num_threads(self.n)
-        else:  # entered again after an exit, or in another thread
+        else:  # entered again, nested, or in another thread
             self._apply()
         return self
 
     def __exit__(self, *exc_info):
-        numba.set_num_threads(self.previous)
-        self._active = None
+        me = threading.get_ident()
+        stack = self._saved[me]
+        numba.set_num_threads(stack.pop())
+        if not stack:
+            del self._saved[me]
         return False
 
     def __repr__(self):

@@ -48,6 +48,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -838,9 +839,9 @@ def main(argv=None):
     if table_only and (args.scaling or args.dtype_ratio or args.startup or args.seed_workload
                        or args.memory or args.scale):
         parser.error(f"{' and '.join(table_only)}: only for the default table")
-    if args.daal4py_python and not (os.path.isfile(args.daal4py_python)
-                                    and os.access(args.daal4py_python, os.X_OK)):
-        parser.error(f"--daal4py-python: {args.daal4py_python} is not an executable file")
+    if args.daal4py_python and shutil.which(args.daal4py_python) is None:
+        parser.error(f"--daal4py-python: {args.daal4py_python} is not an executable "
+                     "file or a command on PATH")
     print(machine_line())
     if args.scaling:
         run_scaling(args.problems or ["mid"], args.repeat, args.extra, args.dtype,

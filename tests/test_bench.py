@@ -181,6 +181,7 @@ def test_run_scaling_relative_to_the_first_count(tiny, monkeypatch, capsys):
     (["--extra", "x"], "invalid int value"),
     (["--startup", "--runs", "-1"], "must be >= 1"),
     (["--daal4py-python", "/nonexistent/python"], "not an executable file"),
+    (["--daal4py-python", "no-such-python-here"], "or a command on PATH"),
     (["--startup", "--no-peakmem"], "only for the default table"),
     (["--memory", "--daal4py-python", "/bin/sh"], "only for the default table"),
 ])

@@ -67,6 +67,18 @@ def test_integer_weights_equal_repeated_rows_with_kmeans_plusplus(data, cov_type
     _assert_same(_fit(X, sw, **params), _fit(np.repeat(X, sw, axis=0), **params), rtol=1e-6)
 
 
+@pytest.mark.parametrize("cov_type", ["full", "diag", "spherical"])
+def test_counts_without_a_one_still_fit_as_repeated_rows(data, cov_type):
+    """Lightest count 2: the seeds' equal initial weights make the first E-step
+    that of the repeated rows, so the fit is theirs (README: only max_iter=0's
+    weights_ and 'tied' differ)."""
+    X, sw = data
+    sw = 2 * sw
+    params = dict(n_components=3, covariance_type=cov_type, init_params="k-means++",
+                  random_state=0)
+    _assert_same(_fit(X, sw, **params), _fit(np.repeat(X, sw, axis=0), **params), rtol=1e-6)
+
+
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_zero_weight_equals_removed_row(data, cov_type):
     X, sw = data
@@ -87,6 +99,22 @@ def test_zero_weight_rows_are_never_seeds(data, init_params, seed):
     sw = np.concatenate([(sw > 0).astype(float), [0.0]])
     params = dict(n_components=3, random_state=seed, init_params=init_params)
     _assert_same(_fit(X, sw, **params), _fit(X[sw > 0], **params))
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random", "random_from_data"])
+@pytest.mark.parametrize("cov_type", ["full", "tied"])
+def test_a_far_row_of_weight_zero_moves_nothing(data, init_params, cov_type):
+    """The centre of the statistics and of k-means' tolerance is the weighted
+    mean: a weight-0 row at 1e12 used to set it (k-means variances came out
+    negative; fits raised 'ill-defined covariance' where the rows removed fit)."""
+    X, sw = data
+    sw = (sw > 0).astype(float)
+    Xz = np.concatenate([X, [[1e12, -1e12]]])
+    swz = np.r_[sw, 0.0]
+    for max_iter in (0, 100):
+        params = dict(n_components=3, covariance_type=cov_type, init_params=init_params,
+                      random_state=0, max_iter=max_iter)
+        _assert_same(_fit(Xz, swz, **params), _fit(X[sw > 0], **params), rtol=1e-6)
 
 
 def test_fewer_weighted_rows_than_components_raises(data):
@@ -174,6 +202,8 @@ def test_lower_bound_is_weighted_mean_loglik(data):
         (lambda n: ["a"] * n, "numeric"),
         (lambda n: np.r_[np.ones(n - 1), 5j], "Complex"),  # not silently 0
         (lambda n: [1.0] * (n - 1) + [1j], "Complex"),
+        (lambda n: 2 + 1j, "Complex"),
+        (lambda n: np.complex128(1j), "Complex"),
         (lambda n: np.r_[1.0, np.zeros(n - 1)], "1 sample.*minimum of 2"),  # as X[:1]
     ],
 )

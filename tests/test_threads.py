@@ -66,6 +66,31 @@ def test_an_object_made_ahead_applies_when_entered():
     assert numba.get_num_threads() == before
 
 
+@pytest.mark.skipif(MAX < 2, reason="needs a pool of two threads")
+def test_one_object_shared_by_threads_and_nested_restores_each():
+    import threading
+
+    numba.set_num_threads(MAX)
+    cap = num_threads(1)  # made in this thread: replaced MAX here
+    seen = {}
+
+    def worker():
+        numba.set_num_threads(MAX)
+        with cap:
+            seen["inside"] = numba.get_num_threads()
+        seen["after"] = numba.get_num_threads()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    with cap:  # its first with, here: exits to the value it replaced when made
+        with cap:  # nested: exits to 1, the outer block's value
+            assert numba.get_num_threads() == 1
+        assert numba.get_num_threads() == 1
+    assert seen == {"inside": 1, "after": MAX}
+    assert numba.get_num_threads() == MAX
+
+
 def test_restored_after_an_exception():
     before = numba.get_num_threads()
     with pytest.raises(KeyError):
