@@ -271,11 +271,14 @@ class GaussianMixture(BaseMixture):
                 params = mstep(ct, total, shift, self.reg_covar, X.dtype,
                                weight_norm=n_total, covariances=wanted)
             else:
-                center = data_center(X, sw)
                 lightest = float(np.min(sw, where=sw > 0, initial=np.inf)) if sw.shape[0] else 1.0
-                params = seed_params(ct, seeds, lambda: uncentred_gram(ct, X, sw, center) / lightest,
-                                     self.reg_covar, X.dtype, weight_norm=n_total,
-                                     seed_weight=lightest, covariances=wanted)
+
+                def gram():  # X^T W X in units of the lightest weight ('tied' only)
+                    return uncentred_gram(ct, X, sw, data_center(X, sw)) / lightest
+
+                params = seed_params(ct, seeds, gram, self.reg_covar, X.dtype,
+                                     weight_norm=n_total, seed_weight=lightest,
+                                     covariances=wanted)
         if self.weights_init is not None:
             params.weights = np.asarray(self.weights_init, dtype=np.float64)
         if self.means_init is not None:

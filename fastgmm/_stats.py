@@ -119,9 +119,9 @@ def seed_params(ct, seeds, gram, reg_covar, dtype, weight_norm, seed_weight=1.0,
     'random_from_data'), formula by formula on the K seed rows: one-hot
     responsibilities give nk = 1 + 10 eps, means = seed / nk and the type's
     own covariance formula (``CovarianceType.seed_covariances``; for 'tied'
-    it reads X^T W X of all rows in units of ``seed_weight``, ``gram()``). sklearn's diag and spherical
-    formula E[x^2] - m^2 leaves about 10 eps x^2 of variance there, which its
-    fits start from.
+    it reads X^T W X of all rows in units of ``seed_weight``, ``gram()``).
+    sklearn's diag and spherical formula E[x^2] - m^2 leaves about 10 eps x^2
+    of variance there, which its fits start from.
 
     Every seed weighs ``seed_weight`` whatever its own sample weight (with
     counts, one copy of a repeated row: the lightest weight, so that scaling

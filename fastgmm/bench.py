@@ -138,6 +138,21 @@ def ratio(a, b):
     return a / b
 
 
+#: Below this many MB a fit's added memory is within the resident set's noise
+#: (a few pages): ratios to it are shown as "at least" the ratio to it.
+MEMORY_FLOOR_MB = 1.0
+
+
+def memory_ratio(a_mb, b_mb):
+    """a / b for added memory, as a string; ">a/floor" when b is below
+    :data:`MEMORY_FLOOR_MB` (0.0 MB would give any ratio), None if missing."""
+    if a_mb is None or b_mb is None:
+        return None
+    if b_mb < MEMORY_FLOOR_MB:
+        return f">{a_mb / MEMORY_FLOOR_MB:.1f}"
+    return f"{a_mb / b_mb:.1f}"
+
+
 def pct(a, b):
     """100 * a / b, or None (see :func:`ratio`)."""
     r = ratio(a, b)
@@ -550,7 +565,7 @@ def run_table(problems, repeat=3, extra=3, dtype="float64", threads=None,
         res = [fit_memory(dict(job, library=lib), threads) for lib in ("fastgmm", "sklearn")]
         method = method or next((r["method"] for r in res if "method" in r), None)
         fast_mb, sk_mb = (r.get("fit_mb") for r in res)
-        mems.append((name, res[0].get("x_mb"), fast_mb, sk_mb, ratio(sk_mb, fast_mb)))
+        mems.append((name, res[0].get("x_mb"), fast_mb, sk_mb, memory_ratio(sk_mb, fast_mb)))
     print("\nPeak memory of a fit (shared initial parameters, max_iter=2), MB added "
           f"beyond X: {method}")
     print(format_table([("problem", "<"), ("X MB", ".0f"), ("fastgmm +MB", ".1f"),

@@ -23,6 +23,12 @@ def test_em_flops():
     assert bench.em_flops(10, 2, 3) == 2 * bench.em_flops(5, 2, 3)
 
 
+def test_memory_ratio_floors_tiny_denominators():
+    assert bench.memory_ratio(387.3, 1.7) == "227.8"
+    assert bench.memory_ratio(20.6, 0.0) == ">20.6"  # not 2643x of a rounding
+    assert bench.memory_ratio(None, 1.0) is None and bench.memory_ratio(1.0, None) is None
+
+
 def test_ratio_and_pct():
     assert bench.ratio(3.0, 2.0) == 1.5
     assert bench.ratio(None, 2.0) is None
