@@ -36,42 +36,11 @@ def test_the_same_object_entered_again_sets_it_again():
     assert numba.get_num_threads() == before
 
 
-@pytest.mark.skipif(MAX < 2, reason="needs a pool of two threads")
-def test_an_object_made_ahead_applies_when_entered():
-    """Made, then the count changed elsewhere, then entered; or entered from
-    another Python thread (Numba keeps the count per thread): n applies."""
+def _enter_in_another_thread(cap):
+    """Thread counts inside and after ``with cap`` in a new Python thread that
+    starts at MAX."""
     import threading
 
-    before = numba.get_num_threads()
-    cap = num_threads(1)
-    numba.set_num_threads(MAX)
-    with cap:
-        assert numba.get_num_threads() == 1
-    assert numba.get_num_threads() == before  # the value found when it was made
-
-    cap = num_threads(1)
-    numba.set_num_threads(before)
-    seen = {}
-
-    def other():
-        numba.set_num_threads(MAX)
-        with cap:
-            seen["inside"] = numba.get_num_threads()
-        seen["after"] = numba.get_num_threads()
-
-    t = threading.Thread(target=other)
-    t.start()
-    t.join()
-    assert seen == {"inside": 1, "after": MAX}
-    assert numba.get_num_threads() == before
-
-
-@pytest.mark.skipif(MAX < 2, reason="needs a pool of two threads")
-def test_one_object_shared_by_threads_and_nested_restores_each():
-    import threading
-
-    numba.set_num_threads(MAX)
-    cap = num_threads(1)  # made in this thread: replaced MAX here
     seen = {}
 
     def worker():
@@ -83,11 +52,35 @@ def test_one_object_shared_by_threads_and_nested_restores_each():
     t = threading.Thread(target=worker)
     t.start()
     t.join()
+    return seen
+
+
+@pytest.mark.skipif(MAX < 2, reason="needs a pool of two threads")
+def test_an_object_made_ahead_applies_when_entered():
+    """Made, then the count changed elsewhere, then entered; or entered from
+    another Python thread (Numba keeps the count per thread): n applies."""
+    before = numba.get_num_threads()
+    cap = num_threads(1)
+    numba.set_num_threads(MAX)
+    with cap:
+        assert numba.get_num_threads() == 1
+    assert numba.get_num_threads() == before  # the value found when it was made
+
+    cap = num_threads(1)
+    numba.set_num_threads(before)
+    assert _enter_in_another_thread(cap) == {"inside": 1, "after": MAX}
+    assert numba.get_num_threads() == before
+
+
+@pytest.mark.skipif(MAX < 2, reason="needs a pool of two threads")
+def test_one_object_shared_by_threads_and_nested_restores_each():
+    numba.set_num_threads(MAX)
+    cap = num_threads(1)  # made in this thread: replaced MAX here
+    assert _enter_in_another_thread(cap) == {"inside": 1, "after": MAX}
     with cap:  # its first with, here: exits to the value it replaced when made
         with cap:  # nested: exits to 1, the outer block's value
             assert numba.get_num_threads() == 1
         assert numba.get_num_threads() == 1
-    assert seen == {"inside": 1, "after": MAX}
     assert numba.get_num_threads() == MAX
 
 
