@@ -31,18 +31,15 @@ def check_sample_weight(sample_weight, n_samples):
     if sample_weight is None:
         return no_weights()
     if isinstance(sample_weight, numbers.Number):
-        if not isinstance(sample_weight, numbers.Real):  # float64 drops the imaginary part
-            raise ValueError("Complex data not supported in sample_weight")
-        sw = np.full(n_samples, sample_weight, dtype=np.float64)
-    else:
-        try:
-            sw = np.asarray(sample_weight)
-            is_complex = sw.dtype.kind == "c"  # float64 would drop the imaginary part
-            sw = sw if is_complex else sw.astype(np.float64, copy=False)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"sample_weight must be numeric: {exc}") from None
-        if is_complex:
-            raise ValueError("Complex data not supported in sample_weight")
+        sample_weight = np.full(n_samples, sample_weight)  # in its own dtype
+    try:
+        sw = np.asarray(sample_weight)
+        is_complex = sw.dtype.kind == "c"  # float64 would drop the imaginary part
+        sw = sw if is_complex else sw.astype(np.float64, copy=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"sample_weight must be numeric: {exc}") from None
+    if is_complex:
+        raise ValueError("Complex data not supported in sample_weight")
     if sw.ndim != 1:
         raise ValueError(
             f"Sample weights must be 1D array or scalar, got {sw.ndim}D array "

@@ -102,10 +102,7 @@ def save_model(model, path):
     arrays = {name: np.asarray(getattr(model, name)) for name in _ARRAYS}
     ct = COVARIANCE_TYPES[model.covariance_type]
     shape = arrays["means_"].shape
-    if len(shape) != 2 or shape[0] != model.n_components:
-        why = f"'means_' has shape {shape}, n_components is {model.n_components}"
-    else:
-        why = _form_problem(ct, arrays, *shape)
+    why = _means_problem(arrays["means_"], model.n_components) or _form_problem(ct, arrays, *shape)
     if why is None:
         # a hand-set lower factor (np.linalg.cholesky's) predicts through its
         # upper twin of the same precision: that is the one written
@@ -194,6 +191,13 @@ def _scalar(path, data, name, kind):
 
 def _swap(A):
     return np.swapaxes(A, -1, -2)
+
+
+def _means_problem(means, n_components):
+    """Why ``means`` is not (n_components, d >= 1), or None."""
+    if means.ndim != 2 or means.shape[0] != n_components or means.shape[1] < 1:
+        return f"'means_' has shape {means.shape}, n_components is {n_components}"
+    return None
 
 
 def _form_problem(ct, data, K, d):
@@ -294,8 +298,9 @@ def _from_arrays(path, data):
         if name not in data:
             raise _bad(path, f"no '{name}' array")
     means = data["means_"]
-    if means.ndim != 2 or means.shape[0] != model.n_components or means.shape[1] < 1:
-        raise _bad(path, f"'means_' has shape {means.shape}")
+    why = _means_problem(means, model.n_components)
+    if why:
+        raise _bad(path, why)
     K, d = means.shape
     ct = COVARIANCE_TYPES[ct_name]
     why = _form_problem(ct, data, K, d) or _values_problem(ct, data, d)

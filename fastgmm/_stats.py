@@ -105,12 +105,16 @@ def mstep(ct, total, shift, reg_covar, dtype, weight_norm=None, covariances=True
     weights = nk / norm
     if not covariances:
         return Params(weights, means, None, None)
-    delta = means - shift
-    cov = ct.covariances(N, S1, S2, delta, nk, reg_covar, d)
+    cov = ct.covariances(N, S1, S2, means - shift, nk, reg_covar, d)
+    return _factored(ct, weights, means, cov, nk, reg_covar, dtype)
+
+
+def _factored(ct, weights, means, cov, nk, reg_covar, dtype):
+    """Params with the precision factors of ``cov``; with reg_covar=0 a
+    collapsed component raises first (``check_not_collapsed``)."""
     if reg_covar == 0:
         check_not_collapsed(ct, cov, means, nk, dtype)
-    U = ct.prec_chol(cov, dtype)
-    return Params(weights, means, cov, U)
+    return Params(weights, means, cov, ct.prec_chol(cov, dtype))
 
 
 def seed_params(ct, seeds, gram, reg_covar, dtype, weight_norm, seed_weight=1.0,
@@ -135,9 +139,7 @@ def seed_params(ct, seeds, gram, reg_covar, dtype, weight_norm, seed_weight=1.0,
     if not covariances:
         return Params(weights, means, None, None)
     cov = ct.seed_covariances(gram, seeds, nk, means, reg_covar, d)
-    if reg_covar == 0:
-        check_not_collapsed(ct, cov, means, nk, dtype)
-    return Params(weights, means, cov, ct.prec_chol(cov, dtype))
+    return _factored(ct, weights, means, cov, nk, reg_covar, dtype)
 
 
 def mean_loglik(total):
