@@ -16,8 +16,10 @@ median as stated in the output):
     at the same counts for reference. For the speed-ups the machine's cores
     give other kinds of work, next to fastgmm's pass and iteration, see
     ``python -m fastgmm.bench_ceiling``.
-``python -m fastgmm.bench --dtype-ratio [--problems tall-diag]``
-    fastgmm's seconds per iteration on float64 and float32 data, and the ratio.
+``python -m fastgmm.bench --dtype-ratio [--problems tall-diag stream-diag]``
+    fastgmm's seconds per iteration on float64 and float32 data, the ratio,
+    and the rate at which the float64 pass reads X (``stream-diag``: 4M x 20,
+    K=2, diag, whose pass is nearly memory-bound on two cores).
 ``python -m fastgmm.bench --startup [--runs 7]``
     Fresh interpreters that import, fit 1,000 x 2 (K=3) and predict: fastgmm vs
     sklearn with a warm Numba cache (median); then fastgmm with an empty cache
@@ -65,6 +67,18 @@ PROBLEMS = {
     "tall-diag": (1_000_000, 20, 8, "diag"),
 }
 
+#: Beyond the standard four, for ``--dtype-ratio``: a diag problem light
+#: enough in arithmetic per byte (K=2) that a pass streams X about as fast as
+#: the memory delivers it on two cores, where float32's halved traffic shows
+STREAM_PROBLEMS = {
+    "stream-diag": (4_000_000, 20, 2, "diag"),
+}
+
+
+def problem_spec(name):
+    """(n_samples, n_features, n_components, covariance_type) of a problem."""
+    return PROBLEMS[name] if name in PROBLEMS else STREAM_PROBLEMS[name]
+
 MB = 2**20
 
 #: Shown instead of a per-iteration time whose difference came out <= 0.
@@ -73,7 +87,7 @@ NOISE = "noise"
 
 def make_problem(name, dtype=np.float64):
     """Data and shared initial parameters for a standard problem."""
-    n, d, K, cov_type = PROBLEMS[name]
+    n, d, K, cov_type = problem_spec(name)
     rng = np.random.default_rng(0)
     centers = rng.normal(scale=4.0, size=(K, d))
     scales = rng.uniform(0.5, 1.5, size=(K, d))
@@ -517,7 +531,7 @@ def run_table(problems, repeat=3, extra=3, dtype="float64", threads=None,
               "of two windows, before and after scikit-learn); seconds per EM iteration")
         mm, mm_size = matmul_gflops(min_seconds=TABLE_MATMUL_SECONDS)
         for name in problems:
-            n, d, K, cov = PROBLEMS[name]
+            n, d, K, cov = problem_spec(name)
             X, params = make_problem(name, np.dtype(dtype))
             _time_fit(GaussianMixture, X, params, 1)  # compile for these shapes/dtype
 
@@ -592,7 +606,7 @@ def run_scaling(problems, repeat=3, extra=3, dtype="float64", counts=None):
           f"BLAS capped together; {os.cpu_count()} CPUs, NUMBA_NUM_THREADS={top}; matmul: "
           f"numpy's {mm_size}x{mm_size} float64 product at the same threads)")
     for name in problems:
-        n, d, K, cov = PROBLEMS[name]
+        n, d, K, cov = problem_spec(name)
         X, params = make_problem(name, np.dtype(dtype))
         _time_fit(GaussianMixture, X, params, 1)
         t_long = {t: [] for t in counts}
@@ -637,10 +651,13 @@ def run_dtype_ratio(problems, repeat=3, extra=3):
             _time_fit(GaussianMixture, X, params, 1)
             times.append(per_iteration(GaussianMixture, X, params, extra=extra, repeat=repeat))
             del X
-        rows.append((name, *times, ratio(*times)))
-    print(f"float32 vs float64 (fastgmm, best of {repeat}, seconds per EM iteration)")
+        n, d = problem_spec(name)[:2]
+        rate = ratio(n * d * 8 / 1e9, times[0])
+        rows.append((name, *times, ratio(*times), rate))
+    print(f"float32 vs float64 (fastgmm, best of {repeat}, seconds per EM iteration; "
+          "f64 GB/s: float64 X's bytes over its seconds per iteration)")
     print(format_table([("problem", "<"), ("float64", ".4f"), ("float32", ".4f"),
-                        ("f64/f32", ".2f")], rows))
+                        ("f64/f32", ".2f"), ("f64 GB/s", ".1f")], rows))
 
 
 STARTUP_SCRIPT = """
@@ -802,9 +819,9 @@ def main(argv=None):
         description=__doc__.split("\n\n")[0],
         epilog="Modes and what they measure: see the module docstring (pydoc fastgmm.bench).",
     )
-    parser.add_argument("--problems", nargs="+", choices=list(PROBLEMS),
-                        help="standard problems (default: all; --scaling: mid; "
-                        "--dtype-ratio: tall-diag)")
+    parser.add_argument("--problems", nargs="+", choices=[*PROBLEMS, *STREAM_PROBLEMS],
+                        help="standard problems, or stream-diag (default: the four "
+                        "standard ones; --scaling: mid; --dtype-ratio: tall-diag stream-diag)")
     parser.add_argument("--repeat", type=_positive_int, default=3)
     parser.add_argument("--extra", type=_positive_int, default=3,
                         help="iterations in the timed difference")
@@ -863,7 +880,8 @@ def main(argv=None):
                     args.thread_counts)
     elif args.dtype_ratio:
         with thread_cap(args.threads):
-            run_dtype_ratio(args.problems or ["tall-diag"], args.repeat, args.extra)
+            run_dtype_ratio(args.problems or ["tall-diag", "stream-diag"], args.repeat,
+                            args.extra)
     elif args.startup:
         run_startup(args.runs, args.threads)
     elif args.seed_workload:

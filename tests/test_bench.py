@@ -177,6 +177,18 @@ def test_run_scaling_relative_to_the_first_count(tiny, monkeypatch, capsys):
     assert row4[:4] == ["4", "0.5000", "2.00", "100"]
 
 
+def test_run_dtype_ratio_output(tiny, monkeypatch, capsys):
+    """float64 and float32 per-iteration times, their ratio and the float64
+    pass's read rate (X's bytes over its time); the stream problem is known."""
+    seconds = iter([0.02, 0.01])
+    monkeypatch.setattr(bench, "per_iteration", lambda *a, **k: next(seconds))
+    bench.run_dtype_ratio(["tiny-diag"], repeat=1, extra=1)
+    row = capsys.readouterr().out.split("-\n")[-1].split()
+    assert row == ["tiny-diag", "0.0200", "0.0100", "2.00", "0.0"]  # 3000 x 3 x 8 B / 0.02 s
+    assert bench.problem_spec("stream-diag") == (4_000_000, 20, 2, "diag")
+    assert "stream-diag" not in bench.PROBLEMS  # not in the default table
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--scaling", "--thread-counts", "0,1"], "must be >= 1"),
     (["--scaling", "--thread-counts", "1,x"], "not comma-separated integers"),

@@ -50,6 +50,41 @@ def test_estep_stats_matches_naive(rng, cov_type, dtype, weighted, d):
     np.testing.assert_allclose(got, want, **_tol(dtype))
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # the twins' log(0)
+@pytest.mark.parametrize("cov_type", ["diag", "spherical"])
+@pytest.mark.parametrize("d", DIMS + [20])
+def test_paired_components_and_float32_blocks(rng, cov_type, d):
+    """diag and spherical read float32 rows into a float32 block and widen
+    them where used; diag handles components two at a time, single where a
+    neighbour has no responsibility. K = 6 with components 1 and 4 weightless
+    (all-zero responsibilities) gives a single, a skip, a pair, a skip and a
+    single. Statistics and scores against the NumPy twins, and float32 data
+    against its float64 copy: the widening is exact, so only the order of
+    vectorised partial sums may differ."""
+    K = 6
+    weights, means, covs, U = random_params(rng, K, d, cov_type)
+    weights[[1, 4]] = 0.0
+    weights /= weights.sum()
+    ct = COVARIANCE_TYPES[cov_type]
+    m, Uk, const, center = kernel_args(ct, Params(weights, means, covs, U))
+    X32 = _data(rng, N_ROWS, d, np.float32, means)
+    results = []
+    for X in (X32, X32.astype(np.float64)):
+        got = ct.kernels.stats(X, np.empty(0), np.empty((0, 0), X.dtype), m, Uk, const, center)
+        want = naive.stats(X, None, None, weights, means, U, center, cov_type)
+        np.testing.assert_allclose(got, want, **_tol(X.dtype))
+        N = split_stats(got, K, d)[0]
+        assert N[1] == N[4] == 0.0
+        lpn, resp = np.empty(N_ROWS), np.empty((N_ROWS, K))
+        ct.kernels.score_rows(X, m, Uk, const, center, lpn, resp, np.empty(0, np.int64))
+        want_lpn, want_resp, _ = naive.score_rows(X, weights, means, U, cov_type)
+        np.testing.assert_allclose(lpn, want_lpn, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(resp, want_resp, rtol=1e-9, atol=1e-12)
+        results.append((got, lpn, resp))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-300)
+
+
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_given_resp_stats_matches_naive(rng, cov_type, dtype):
@@ -688,7 +723,10 @@ def test_scratch_starts_on_cache_lines():
                         np.zeros(K), np.zeros(d))
     assert aux[4]
     work = full._work(K, d, True, aux)
-    buffers = _common.block_buffers(K, d) + work[:4] + work[7:]
+    buffers = _common.block_buffers(K, d, np.empty(0)) + work[:4] + work[7:]
+    for dtype in (np.float64, np.float32):  # the block takes X's dtype (diag, spherical)
+        buffers += _common.block_buffers(K, d, np.empty((2, d), dtype))[:1]
+    assert buffers[-1].dtype == np.float32
     for buf in buffers:
         assert buf.size
         rows = buf.reshape(-1, buf.shape[-1])

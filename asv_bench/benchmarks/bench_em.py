@@ -15,6 +15,10 @@ Every library starts from the same initial parameters (``weights_init``,
 - ``FitMemory.peakmem_fit``: peak resident memory of the process during a
   ``max_iter=2`` fit, X included; the transient peak of generating the data in
   ``setup()`` is excluded (the peak is reset at the end of setup on Linux).
+- ``Float32.track_float64_over_float32``: fastgmm's seconds per iteration on
+  float64 data over those on the same data in float32 (``fastgmm.bench
+  --dtype-ratio``), on tall-diag and stream-diag (4M x 20, K=2, diag, close
+  to memory-bound on two cores): above 1 where float32 is faster.
 - ``LowerBound.track_lower_bound``: the lower bound after 5 iterations, to
   catch numerical regressions.
 - ``SeedWorkload.time_fit_aic``: the seed workload's fit and AIC (PCA-whitened
@@ -36,6 +40,7 @@ compilation; it benchmarks the fastgmm the interpreter imports (asv drops
 
 import warnings
 
+import numpy as np
 from sklearn.mixture import GaussianMixture as SkGM
 
 from fastgmm import GaussianMixture, bench
@@ -95,6 +100,28 @@ class FitMemory:
 
     def peakmem_fit(self, problem, library):
         _fit(self.cls, self.X, self.params, 2)
+
+
+class Float32:
+    """float64 over float32 seconds per iteration (fastgmm)."""
+
+    params = ["tall-diag", "stream-diag"]
+    param_names = ["problem"]
+    timeout = 900
+    unit = "float64 time / float32 time"
+
+    def setup(self, problem):
+        self.data = []
+        for dtype in (np.float64, np.float32):
+            X, params = bench.make_problem(problem, dtype)
+            _fit(GaussianMixture, X, params, 1)  # kernels for this dtype
+            self.data.append((X, params))
+
+    def track_float64_over_float32(self, problem):
+        t64, t32 = (bench.per_iteration(GaussianMixture, X, params, base=1, extra=N_ITER,
+                                        repeat=3) for X, params in self.data)
+        r = bench.ratio(t64, t32)  # None when a difference came out <= 0
+        return float("nan") if r is None else r
 
 
 class LowerBound:

@@ -114,13 +114,15 @@ def split_stats(total, K, d):
 
 @jit
 def load_block(X, i0, nb, Xt):
-    """Xt[:, :nb] = X[i0:i0+nb].T in float64 (a feature-major block).
+    """Xt[:, :nb] = X[i0:i0+nb].T (a feature-major block, float64 or X's
+    own float32).
 
     Few features: one strided column at a time, which vectorises (d = 2,
     100k rows: 0.17 -> 0.07 ms); more: row by row, contiguous reads, and
-    for float32 eight rows at a time (d = 20, 200k rows: 1.50 -> 1.25 ms;
-    float64 gains nothing at d = 20: tall-diag 0.031 -> 0.035 s per
-    iteration).
+    float32 rows into a float64 block eight rows at a time (d = 20, 200k
+    rows: 1.50 -> 1.25 ms; float64 gains nothing at d = 20: tall-diag 0.031
+    -> 0.035 s per iteration). float32 into float32 copies row by row
+    (tall-diag, 1 thread: 5.7 ms a pass, against 14.7 into float64).
     """
     d = X.shape[1]
     if d == 2:
@@ -137,7 +139,7 @@ def load_block(X, i0, nb, Xt):
                 xj[b] = X[i0 + b, j]
         return
     b0 = 0  # rows before b0 are done eight at a time (float32 only)
-    if X.itemsize == 4:
+    if X.itemsize == 4 and Xt.itemsize == 8:
         while b0 + 8 <= nb:  # one 8-wide store per row of Xt
             r = i0 + b0
             for j in range(d):
@@ -803,18 +805,29 @@ def aligned_empty(rows, cols):
     arrays to 32 bytes only, and a 512-bit load from an address 32 bytes
     into a line reads two lines (mid, one statistics pass, 2 threads, time
     against the 256-bit kernels: 0.84 on 32-byte scratch, 0.77 on lines)."""
-    per_line = LINE // 8
-    flat = np.empty(rows * cols + per_line)
-    skip = (-(flat.ctypes.data // 8)) % per_line
+    return aligned_like(rows, cols, np.empty(0))
+
+
+@jit
+def aligned_like(rows, cols, like):
+    """``aligned_empty`` in the dtype of the array ``like``."""
+    per_line = LINE // like.itemsize
+    flat = np.empty(rows * cols + per_line, like.dtype)
+    skip = (-(flat.ctypes.data // like.itemsize)) % per_line
     return flat[skip : skip + rows * cols].reshape((rows, cols))
 
 
 @jit
-def block_buffers(K, d):
+def block_buffers(K, d, like):
     """Per-chunk scratch of the drivers: (Xt, lp, r, mx, ssum, lse), rows
-    on cache lines (``PITCH`` is a whole number of lines)."""
+    on cache lines (``PITCH`` is a whole number of lines). The feature-major
+    block Xt takes the dtype of ``like``: X itself for diag and spherical,
+    whose float32 rows are widened to float64 where they are used (exactly);
+    a float32 block is half the cache (d = 20: 21 KiB, inside a 32 KiB L1,
+    instead of 42 KiB)."""
+    pitch = BLOCK + LINE // like.itemsize  # PITCH for float64
     return (
-        aligned_empty(d, PITCH),
+        aligned_like(d, pitch, like),
         aligned_empty(K, PITCH),
         aligned_empty(K, PITCH),
         aligned_empty(1, BLOCK)[0],

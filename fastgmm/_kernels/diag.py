@@ -42,10 +42,16 @@ def _prepare(means, prec, const, center):
 
 
 @jit_inline
+def _block_like(X):
+    """The array whose dtype the feature-major block takes: X's own (rows
+    are widened to float64 where they are used, exactly)."""
+    return X
+
+
+@jit_inline
 def _work(K, d, scatter, aux):
     ks = K if scatter else 0
     return (
-        np.empty(BLOCK),  # maha
         np.zeros(ks),  # N
         np.zeros(ks * d),  # S1
         np.zeros(ks * d),  # S2
@@ -55,7 +61,8 @@ def _work(K, d, scatter, aux):
 @jit_fma
 def _maha(Xt, nb, mean, prec, mh):
     """mh[:nb] = sum_j ((x_j - m_j) p_j)^2, four features per load and store
-    of mh (one per feature made the pass load/store-bound)."""
+    of mh (one per feature made the pass load/store-bound); ``_maha2`` does
+    two components at once, this one the odd last."""
     d = mean.shape[0]
     for b in range(nb):
         mh[b] = 0.0
@@ -81,36 +88,233 @@ def _maha(Xt, nb, mean, prec, mh):
         j += 1
 
 
+@jit_fma
+def _maha2(Xt, nb, m, p, k, out):
+    """out[k, :nb] and out[k + 1, :nb] = the ``_maha`` of components k and
+    k + 1 in one pass: each feature row is loaded (and, for float32, widened)
+    once for both (d = 20, block in L1, ns per row, component and feature:
+    float64 0.046 -> 0.040, float32 0.061 -> 0.048)."""
+    d = m.shape[1]
+    h0 = out[k, :nb]
+    h1 = out[k + 1, :nb]
+    for b in range(nb):
+        h0[b] = 0.0
+        h1[b] = 0.0
+    j = 0
+    while j + 4 <= d:
+        a0, a1, a2, a3 = m[k, j], m[k, j + 1], m[k, j + 2], m[k, j + 3]
+        c0, c1, c2, c3 = m[k + 1, j], m[k + 1, j + 1], m[k + 1, j + 2], m[k + 1, j + 3]
+        p0, p1, p2, p3 = p[k, j], p[k, j + 1], p[k, j + 2], p[k, j + 3]
+        q0, q1, q2, q3 = p[k + 1, j], p[k + 1, j + 1], p[k + 1, j + 2], p[k + 1, j + 3]
+        x0, x1, x2, x3 = Xt[j, :nb], Xt[j + 1, :nb], Xt[j + 2, :nb], Xt[j + 3, :nb]
+        for b in range(nb):
+            y0 = np.float64(x0[b])
+            y1 = np.float64(x1[b])
+            y2 = np.float64(x2[b])
+            y3 = np.float64(x3[b])
+            t0 = (y0 - a0) * p0
+            t1 = (y1 - a1) * p1
+            t2 = (y2 - a2) * p2
+            t3 = (y3 - a3) * p3
+            h0[b] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
+            u0 = (y0 - c0) * q0
+            u1 = (y1 - c1) * q1
+            u2 = (y2 - c2) * q2
+            u3 = (y3 - c3) * q3
+            h1[b] += (u0 * u0 + u1 * u1) + (u2 * u2 + u3 * u3)
+        j += 4
+    while j < d:
+        a, c, pa, pc = m[k, j], m[k + 1, j], p[k, j], p[k + 1, j]
+        xt = Xt[j, :nb]
+        for b in range(nb):
+            y = np.float64(xt[b])
+            t = (y - a) * pa
+            u = (y - c) * pc
+            h0[b] += t * t
+            h1[b] += u * u
+        j += 1
+
+
 @jit_inline
 def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
     K, d = means.shape
-    mh = work[0][:nb]
+    k = 0
+    while k + 2 <= K:
+        _maha2(Xt, nb, means, prec, k, lp)
+        k += 2
+    if k < K:
+        _maha(Xt, nb, means[k], prec[k], lp[k, :nb])
     for k in range(K):
-        _maha(Xt, nb, means[k], prec[k], mh)
         lk = lp[k, :nb]
         c = const[k]
         for b in range(nb):
-            lk[b] = c - 0.5 * mh[b]
+            lk[b] = c - 0.5 * lk[b]
 
 
 @jit_inline
 def _block_scatter(X, Xt, i0, nb, means, center, r, work):
     K, d = means.shape
-    N, S1, S2 = work[1], work[2], work[3]
-    for k in range(K):
-        rk = r[k, :nb]
-        if not nonzero(rk):
+    N = work[0]
+    k = 0
+    while k < K:
+        live = nonzero(r[k, :nb])
+        if live and k + 1 < K and nonzero(r[k + 1, :nb]):
+            N[k] += total(r[k, :nb], nb)
+            N[k + 1] += total(r[k + 1, :nb], nb)
+            _scatter_pair(Xt, nb, means, r, k, work)
+            k += 2
             continue
-        N[k] += total(rk, nb)
-        j = 0
-        while j + 4 <= d:
-            _moments4(rk, Xt, j, means[k], nb, S1, S2, k * d + j)
-            j += 4
-        while j < d:
-            s1, s2 = shifted_moments(rk, Xt[j], means[k, j], nb)
-            S1[k * d + j] += s1
-            S2[k * d + j] += s2
-            j += 1
+        if live:
+            N[k] += total(r[k, :nb], nb)
+            _scatter_one(Xt, nb, means, r, k, work)
+        k += 1
+
+
+@jit_inline
+def _scatter_one(Xt, nb, means, r, k, work):
+    d = means.shape[1]
+    S1, S2 = work[1], work[2]
+    rk = r[k, :nb]
+    j = 0
+    while j + 4 <= d:
+        _moments4(rk, Xt, j, means[k], nb, S1, S2, k * d + j)
+        j += 4
+    while j < d:
+        s1, s2 = shifted_moments(rk, Xt[j], means[k, j], nb)
+        S1[k * d + j] += s1
+        S2[k * d + j] += s2
+        j += 1
+
+
+@jit_inline
+def _scatter_pair(Xt, nb, means, r, k, work):
+    """``_scatter_one`` of components k and k + 1, four features per pass
+    (then two, then one): each feature row is loaded, and for float32
+    widened, once for both (d = 20, block in L1, ns per row, component and
+    feature: float64 0.054 -> 0.048, float32 0.068 -> 0.059)."""
+    d = means.shape[1]
+    S1, S2 = work[1], work[2]
+    j = 0
+    while j + 4 <= d:
+        _moments4x2(r, Xt, j, means, k, nb, S1, S2, d)
+        j += 4
+    while j + 2 <= d:
+        _moments2x2(r, Xt, j, means, k, nb, S1, S2, d)
+        j += 2
+    if j < d:
+        for c in range(k, k + 2):
+            s1, s2 = shifted_moments(r[c, :nb], Xt[j], means[c, j], nb)
+            S1[c * d + j] += s1
+            S2[c * d + j] += s2
+
+
+@jit_reduce
+def _moments4x2(r, Xt, j, m, k, nb, S1, S2, d):
+    """``shifted_moments`` of features j..j+3 for components k, k + 1 in
+    one pass, added to S1 and S2 (flat, K*d)."""
+    a0, a1, a2, a3 = m[k, j], m[k, j + 1], m[k, j + 2], m[k, j + 3]
+    c0, c1, c2, c3 = m[k + 1, j], m[k + 1, j + 1], m[k + 1, j + 2], m[k + 1, j + 3]
+    x0, x1, x2, x3 = Xt[j, :nb], Xt[j + 1, :nb], Xt[j + 2, :nb], Xt[j + 3, :nb]
+    r0, r1 = r[k, :nb], r[k + 1, :nb]
+    s0 = s1 = s2 = s3 = e0 = e1 = e2 = e3 = 0.0
+    q0 = q1 = q2 = q3 = f0 = f1 = f2 = f3 = 0.0
+    for b in range(nb):
+        y0 = np.float64(x0[b])
+        y1 = np.float64(x1[b])
+        y2 = np.float64(x2[b])
+        y3 = np.float64(x3[b])
+        ra = r0[b]
+        rc = r1[b]
+        t0 = y0 - a0
+        t1 = y1 - a1
+        t2 = y2 - a2
+        t3 = y3 - a3
+        u0 = y0 - c0
+        u1 = y1 - c1
+        u2 = y2 - c2
+        u3 = y3 - c3
+        w0 = ra * t0
+        w1 = ra * t1
+        w2 = ra * t2
+        w3 = ra * t3
+        v0 = rc * u0
+        v1 = rc * u1
+        v2 = rc * u2
+        v3 = rc * u3
+        s0 += w0
+        s1 += w1
+        s2 += w2
+        s3 += w3
+        e0 += v0
+        e1 += v1
+        e2 += v2
+        e3 += v3
+        q0 += w0 * t0
+        q1 += w1 * t1
+        q2 += w2 * t2
+        q3 += w3 * t3
+        f0 += v0 * u0
+        f1 += v1 * u1
+        f2 += v2 * u2
+        f3 += v3 * u3
+    at = k * d + j
+    S1[at] += s0
+    S1[at + 1] += s1
+    S1[at + 2] += s2
+    S1[at + 3] += s3
+    S2[at] += q0
+    S2[at + 1] += q1
+    S2[at + 2] += q2
+    S2[at + 3] += q3
+    at += d
+    S1[at] += e0
+    S1[at + 1] += e1
+    S1[at + 2] += e2
+    S1[at + 3] += e3
+    S2[at] += f0
+    S2[at + 1] += f1
+    S2[at + 2] += f2
+    S2[at + 3] += f3
+
+
+@jit_reduce
+def _moments2x2(r, Xt, j, m, k, nb, S1, S2, d):
+    """``shifted_moments`` of features j, j + 1 for components k, k + 1 in
+    one pass, added to S1 and S2 (flat, K*d)."""
+    a0, a1, c0, c1 = m[k, j], m[k, j + 1], m[k + 1, j], m[k + 1, j + 1]
+    x0, x1 = Xt[j, :nb], Xt[j + 1, :nb]
+    r0, r1 = r[k, :nb], r[k + 1, :nb]
+    s00 = s01 = s10 = s11 = 0.0
+    q00 = q01 = q10 = q11 = 0.0
+    for b in range(nb):
+        y0 = np.float64(x0[b])
+        y1 = np.float64(x1[b])
+        t0 = y0 - a0
+        t1 = y1 - a1
+        u0 = y0 - c0
+        u1 = y1 - c1
+        w0 = r0[b] * t0
+        w1 = r0[b] * t1
+        v0 = r1[b] * u0
+        v1 = r1[b] * u1
+        s00 += w0
+        s01 += w1
+        s10 += v0
+        s11 += v1
+        q00 += w0 * t0
+        q01 += w1 * t1
+        q10 += v0 * u0
+        q11 += v1 * u1
+    at0 = k * d + j
+    at1 = at0 + d
+    S1[at0] += s00
+    S1[at0 + 1] += s01
+    S1[at1] += s10
+    S1[at1 + 1] += s11
+    S2[at0] += q00
+    S2[at0 + 1] += q01
+    S2[at1] += q10
+    S2[at1 + 1] += q11
 
 
 @jit_reduce
@@ -151,9 +355,9 @@ def _moments4(r, Xt, j, mean, nb, S1, S2, at):
 
 @jit_inline
 def _finish(K, d, work, out):
-    copy_into(out, 0, work[1])
-    copy_into(out, K, work[2])
-    copy_into(out, K + K * d, work[3])
+    copy_into(out, 0, work[0])
+    copy_into(out, K, work[1])
+    copy_into(out, K + K * d, work[2])
 
 
 # --- drivers: the same text in every covariance module. Numba binds the block
@@ -163,7 +367,7 @@ def _finish(K, d, work, out):
 @jit
 def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     K, d = means.shape
-    Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
+    Xt, lp, r, mx, ssum, lse = block_buffers(K, d, _block_like(X))
     work = _work(K, d, True, aux)
     T = np.zeros(3)
     given = R.shape[0] != 0
@@ -207,7 +411,7 @@ def stats(X, sw, R, means, prec, const, center):
 def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
     K, d = means.shape
     lo, hi = chunk_rows(c, X.shape[0])
-    Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
+    Xt, lp, r, mx, ssum, lse = block_buffers(K, d, _block_like(X))
     no_weights = np.empty(0)
     work = _work(K, d, False, aux)
     for i0 in range(lo, hi, BLOCK):
