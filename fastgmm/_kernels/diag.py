@@ -189,7 +189,7 @@ def _scatter_one(Xt, nb, means, r, k, work):
 @jit_inline
 def _scatter_pair(Xt, nb, means, r, k, work):
     """``_scatter_one`` of components k and k + 1, four features per pass
-    (then two, then one): each feature row is loaded, and for float32
+    (the last d % 4 one by one): each feature row is loaded, and for float32
     widened, once for both (d = 20, block in L1, ns per row, component and
     feature: float64 0.054 -> 0.048, float32 0.068 -> 0.059)."""
     d = means.shape[1]
@@ -198,14 +198,12 @@ def _scatter_pair(Xt, nb, means, r, k, work):
     while j + 4 <= d:
         _moments4x2(r, Xt, j, means, k, nb, S1, S2, d)
         j += 4
-    while j + 2 <= d:
-        _moments2x2(r, Xt, j, means, k, nb, S1, S2, d)
-        j += 2
-    if j < d:
+    while j < d:
         for c in range(k, k + 2):
             s1, s2 = shifted_moments(r[c, :nb], Xt[j], means[c, j], nb)
             S1[c * d + j] += s1
             S2[c * d + j] += s2
+        j += 1
 
 
 @jit_reduce
@@ -275,46 +273,6 @@ def _moments4x2(r, Xt, j, m, k, nb, S1, S2, d):
     S2[at + 1] += f1
     S2[at + 2] += f2
     S2[at + 3] += f3
-
-
-@jit_reduce
-def _moments2x2(r, Xt, j, m, k, nb, S1, S2, d):
-    """``shifted_moments`` of features j, j + 1 for components k, k + 1 in
-    one pass, added to S1 and S2 (flat, K*d)."""
-    a0, a1, c0, c1 = m[k, j], m[k, j + 1], m[k + 1, j], m[k + 1, j + 1]
-    x0, x1 = Xt[j, :nb], Xt[j + 1, :nb]
-    r0, r1 = r[k, :nb], r[k + 1, :nb]
-    s00 = s01 = s10 = s11 = 0.0
-    q00 = q01 = q10 = q11 = 0.0
-    for b in range(nb):
-        y0 = np.float64(x0[b])
-        y1 = np.float64(x1[b])
-        t0 = y0 - a0
-        t1 = y1 - a1
-        u0 = y0 - c0
-        u1 = y1 - c1
-        w0 = r0[b] * t0
-        w1 = r0[b] * t1
-        v0 = r1[b] * u0
-        v1 = r1[b] * u1
-        s00 += w0
-        s01 += w1
-        s10 += v0
-        s11 += v1
-        q00 += w0 * t0
-        q01 += w1 * t1
-        q10 += v0 * u0
-        q11 += v1 * u1
-    at0 = k * d + j
-    at1 = at0 + d
-    S1[at0] += s00
-    S1[at0 + 1] += s01
-    S1[at1] += s10
-    S1[at1 + 1] += s11
-    S2[at0] += q00
-    S2[at0 + 1] += q01
-    S2[at1] += q10
-    S2[at1 + 1] += q11
 
 
 @jit_reduce
