@@ -79,6 +79,7 @@ def problem_spec(name):
     """(n_samples, n_features, n_components, covariance_type) of a problem."""
     return PROBLEMS[name] if name in PROBLEMS else STREAM_PROBLEMS[name]
 
+
 MB = 2**20
 
 #: Shown instead of a per-iteration time whose difference came out <= 0.
