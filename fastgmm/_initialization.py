@@ -137,14 +137,18 @@ def _variances(X, sw, xmean):
     return np.maximum(sums[:d] / W - (sums[d:] / W) ** 2, 0.0)
 
 
-def kmeans_labels(X, K, rs, sw=None):
+def kmeans_labels(X, K, rs, sw=None, center=None):
     """Labels of ``KMeans(n_clusters=K, n_init=1, random_state=rs).fit(X, sw)``,
     and the final centres (float64, in X's coordinates); the stopping
-    tolerance weights the variances (:func:`_variances`), as on repeated rows."""
+    tolerance weights the variances (:func:`_variances`), as on repeated rows.
+    ``center``: ``data_center(X, sw)`` if the caller has it."""
     n, d = X.shape
     w_kernel = no_weights() if sw is None else sw
-    # weighted: about the weighted mean (a far row of weight 0 moves nothing)
-    xmean = X.mean(axis=0) if sw is None else data_center(X, w_kernel).astype(X.dtype)
+    if center is None:
+        center = data_center(X, w_kernel)
+    # weighted: about the weighted mean (a far row of weight 0 moves nothing);
+    # unweighted: X.mean(axis=0), as sklearn's KMeans centres X
+    xmean = center.astype(X.dtype)
     tol = float(np.mean(_variances(X, w_kernel, xmean))) * KMEANS_TOL
 
     pre = _centred_blocks(X, xmean)
@@ -340,15 +344,16 @@ def initial_stats(ct, init_params, X, sw, n_components, rs, kmeans=None):
     """
     n, d = X.shape
     K = n_components
-    center = data_center(X, sw)
     sw_opt = sw if sw.shape[0] else None
     if init_params == "kmeans":
-        labels, centers = (kmeans or kmeans_labels)(X, K, rs, sw_opt)
+        center = data_center(X, sw)
+        labels, centers = (kmeans or kmeans_labels)(X, K, rs, sw_opt, center)
         # shifted by each cluster's centre: no cancellation for far clusters
         shift = stats_shift(ct, center, centers)
         total = label_stats(ct, X, sw, labels, K, center, shift)
         return total, shift, None
     elif init_params == "random":
+        center = data_center(X, sw)
         total = resp_stats(ct, X, sw, _random_blocks(rs, n, K, X.dtype, sw_opt), center)
     else:
         # seeds among the rows of positive weight only, so that a row of

@@ -301,11 +301,11 @@ class _KMeansCache:
         name, keys, pos, has_gauss, cached = rs.get_state()
         return (K, name, keys.tobytes(), int(pos), int(has_gauss), float(cached))
 
-    def __call__(self, X, K, rs, sw=None):
+    def __call__(self, X, K, rs, sw=None, center=None):
         key = self._key(K, rs)
         hit = self._store.get(key)
         if hit is None:
-            labels, centers = kmeans_labels(X, K, rs, sw)
+            labels, centers = kmeans_labels(X, K, rs, sw, center)
             self._store[key] = (labels, centers, rs.get_state())
         else:
             labels, centers, state = hit
