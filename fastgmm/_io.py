@@ -36,6 +36,11 @@ from ._gaussian_mixture import GaussianMixture
 FORMAT = "fastgmm-model"
 FORMAT_VERSION = 1
 
+#: what reading a damaged archive raises (zipfile: NotImplementedError for an
+#: unknown compression method, RuntimeError for an encrypted member)
+_UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError,
+               RuntimeError)
+
 _ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_")
 _SCALAR_PARAMS = (
     "n_components",
@@ -168,14 +173,14 @@ def load_model(path):
         archive = np.load(path, allow_pickle=False)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+    except _UNREADABLE:
         raise _bad(path, "not a .npz archive") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise _bad(path, "a single .npy array, not a .npz archive")
     try:
         with archive:
             data = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except _UNREADABLE as exc:
         raise _bad(path, f"unreadable array: {exc}") from None
     return _from_arrays(path, data)
 
@@ -273,6 +278,8 @@ def _from_arrays(path, data):
     if _scalar(path, data, "format", "U") != FORMAT:
         raise _bad(path, "wrong 'format' marker")
     version = _scalar(path, data, "format_version", "iu")
+    if version < 1:
+        raise _bad(path, f"format version {version}")
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path} is a fastgmm model of format version {version}; this fastgmm "
@@ -285,8 +292,11 @@ def _from_arrays(path, data):
     if not isinstance(params, dict):
         raise _bad(path, "'params' is not a JSON object")
     params = {k: v for k, v in params.items() if k in _SCALAR_PARAMS}
-    ct_name = params.get("covariance_type")
-    if ct_name not in COVARIANCE_TYPES:
+    missing = [name for name in _SCALAR_PARAMS if name not in params]
+    if missing:  # save_model writes every one
+        raise _bad(path, f"'params' lacks {', '.join(missing)}")
+    ct_name = params["covariance_type"]
+    if not isinstance(ct_name, str) or ct_name not in COVARIANCE_TYPES:
         raise _bad(path, f"unknown covariance_type {ct_name!r}")
     model = GaussianMixture(**params)
     try:
@@ -313,8 +323,9 @@ def _from_arrays(path, data):
     model.n_iter_ = int(_scalar(path, data, "n_iter_", "iu"))
     if model.n_iter_ < 0:
         raise _bad(path, f"'n_iter_' is {model.n_iter_}")
-    if np.isnan(_scalar(path, data, "lower_bound_", "f")):  # -inf: max_iter=0
-        raise _bad(path, "'lower_bound_' is NaN")
+    lower_bound = _scalar(path, data, "lower_bound_", "f")
+    if np.isnan(lower_bound) or lower_bound == np.inf:  # -inf: max_iter=0
+        raise _bad(path, f"'lower_bound_' is {lower_bound}")
     model.lower_bound_ = data["lower_bound_"][()]  # the NumPy scalar, as fitted
     lbs = data.get("lower_bounds_", np.empty(0))
     if lbs.dtype.kind not in "fiu" or lbs.ndim != 1 or np.any(np.isnan(lbs)):

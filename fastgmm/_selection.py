@@ -28,13 +28,14 @@ import math
 import numbers
 import sys
 import time
+import warnings
 
 import numpy as np
 from sklearn import config_context
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
-from ._base import _FLOAT_DTYPES, check_sample_weight
+from ._base import _FLOAT_DTYPES, check_sample_weight, power_of_two_scaled
 from ._config import CHUNK_SIZE, n_chunks
 from ._covariance import COVARIANCE_TYPES
 from ._gaussian_mixture import GaussianMixture
@@ -465,7 +466,12 @@ def _information_criteria(gm, X, sw):
         score = float(np.mean(lpn))
     else:
         n = float(np.sum(sw))
-        score = float(np.dot(sw, lpn.astype(np.float64)) / n)
+        # the weighted mean over the rows of positive weight (a row of weight
+        # 0 may score -inf: removed, not 0 * -inf), on weights scaled by a
+        # power of two (no loss on subnormal weights)
+        pos = sw > 0
+        scaled = power_of_two_scaled(sw[pos])
+        score = float(np.dot(scaled, lpn[pos].astype(np.float64)) / np.sum(scaled))
     bic = -2 * score * n + p * math.log(n)
     aic = -2 * score * n + 2 * p
     return bic, aic, score, p
@@ -592,7 +598,10 @@ def select_model(
         log-likelihood and ``n_samples`` is ``sum(sample_weight)`` (the
         estimator's own ``bic(X)`` takes no weights; for integer weights the
         table's values are ``bic``/``aic`` of X with each row repeated that
-        many times).
+        many times). Weights are counts here: BIC's ``log(n_samples)``
+        term uses their sum, so weights scaled to sum to 1 take BIC's
+        penalty away (the fitted models do not depend on the weights'
+        scale; the criteria do).
     progress : bool or None, default=None
         Show progress (``tqdm`` when installed, else one line per fit on
         stderr). ``None``: only when stderr is a terminal and the grid has
@@ -673,6 +682,11 @@ def select_model(
     ks = _as_grid_of_k(n_components, X.shape[0])
     sw_checked = check_sample_weight(sample_weight, X.shape[0])
     sw = sw_checked if sw_checked.shape[0] else None
+    if sw is not None and not np.isfinite(np.sum(sw)):
+        raise ValueError(
+            "sample_weight sums to inf: BIC and AIC take sum(sample_weight) as the "
+            "number of samples (weights are counts); scale the weights down."
+        )
 
     grid = [(k, ct) for k in ks for ct in cts]
     show = _show_progress(progress, len(grid))
@@ -708,6 +722,14 @@ def select_model(
     finally:
         bar.close()
 
+    values = rows["criterion" if callable(criterion) else criterion]
+    if all(math.isnan(v) for v in values):
+        warnings.warn(
+            f"every grid point's {_criterion_label(criterion)} is NaN: the first one "
+            "is returned as the best, arbitrarily.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     best_estimator = best[2]
     if hasattr(proto, "feature_names_in_"):  # X was a DataFrame: as fit(X) sets it
         best_estimator.feature_names_in_ = proto.feature_names_in_

@@ -1,6 +1,7 @@
 """Model files (.npz, no pickle): round trip and refusal of other files."""
 
 import json
+import struct
 import warnings
 import zipfile
 
@@ -109,6 +110,12 @@ def test_refuses_other_files(tmp_path, iris):
         "object": dict(format=np.asarray(["fastgmm-model", "x"])),
         "n_iter": dict(n_iter_=np.asarray(-5)),
         "lower_bound": dict(lower_bound_=np.asarray(np.nan)),
+        "lower_bound_inf": dict(lower_bound_=np.asarray(np.inf)),
+        "type_list": dict(params=np.asarray(json.dumps({"covariance_type": ["full"]}))),
+        "params_missing": dict(params=np.asarray(json.dumps(
+            {k: v for k, v in json.loads(str(np.load(good)["params"])).items()
+             if k != "tol"}))),
+        "version_0": dict(format_version=np.asarray(0)),
         "lower_bounds_2d": dict(lower_bounds_=np.zeros((2, 2))),
         "lower_bounds_nan": dict(lower_bounds_=np.array([1.0, np.nan])),
     }
@@ -116,6 +123,17 @@ def test_refuses_other_files(tmp_path, iris):
         path = _rewrite(good, tmp_path / f"{name}.npz", **change)
         with pytest.raises(ModelFileError, match="not a fastgmm model file"):
             load_model(path)
+    # zip members this zipfile cannot read: an unknown compression method
+    # (NotImplementedError), the encrypted flag (RuntimeError)
+    raw = open(good, "rb").read()
+    for name, offset, value in (("method_99", 8, 99), ("encrypted", 6, 1)):
+        blob = bytearray(raw)
+        for sig, off in ((b"PK\x03\x04", offset), (b"PK\x01\x02", offset + 2)):
+            i = blob.find(sig)  # the first member, local and central headers
+            blob[i + off : i + off + 2] = struct.pack("<H", value)
+        (tmp_path / f"{name}.npz").write_bytes(bytes(blob))
+        with pytest.raises(ModelFileError, match="not a fastgmm model file"):
+            load_model(tmp_path / f"{name}.npz")
     newer = _rewrite(good, tmp_path / "newer.npz", format_version=np.asarray(99))
     with pytest.raises(ModelFileError, match="version 99"):
         load_model(newer)

@@ -167,8 +167,34 @@ def test_callable_criterion_nan_is_worst_and_ties_keep_the_first(X):
                            n_jobs=n_jobs)
         assert seen == [1, 2, 3, 4]
         assert res.best_index_ == 1 and res.best_params_["n_components"] == 2
-    res = select_model(X, [1, 2], "diag", criterion=lambda e, X_: math.nan, random_state=0)
+    with pytest.warns(RuntimeWarning, match="every grid point's <lambda> is NaN"):
+        res = select_model(X, [1, 2], "diag", criterion=lambda e, X_: math.nan,
+                           random_state=0)
     assert res.best_index_ == 0
+
+
+def test_a_far_row_of_weight_zero_is_removed_from_the_table_too(X):
+    # its log-density is -inf: the table must not take 0 * -inf (NaN everywhere)
+    Xo = np.vstack([X, [[1e200, 0.0]]])
+    w = np.ones(Xo.shape[0])
+    w[-1] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        res = select_model(Xo, [1, 2, 3], "full", sample_weight=w, random_state=0)
+    ref = select_model(X, [1, 2, 3], "full", random_state=0)
+    for name in ("bic", "aic", "score"):
+        np.testing.assert_allclose(res.table_[name], ref.table_[name], rtol=1e-12)
+    assert res.best_index_ == ref.best_index_
+
+
+def test_weights_scale_the_criteria_not_the_models(X):
+    # subnormal weights: the score as accurate as with counts
+    res = select_model(X, [2], "diag", sample_weight=np.full(X.shape[0], 2.0**-1070),
+                       random_state=0)
+    ref = select_model(X, [2], "diag", sample_weight=np.ones(X.shape[0]), random_state=0)
+    assert res.table_["score"][0] == ref.table_["score"][0]
+    with pytest.raises(ValueError, match="sample_weight sums to inf"):
+        select_model(X, [2], "diag", sample_weight=np.full(X.shape[0], 1e307))
 
 
 def test_random_state_none_and_instance_draw_one_seed(X):
