@@ -89,13 +89,14 @@ def _load_csv(path):
     delimiter = "\t" if path.lower().endswith(".tsv") else ","
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            first = ""
-            for first in f:
-                if first.strip():
+            first, lines = "", 0  # the first line of data or header, its number
+            for lines, line in enumerate(f, start=1):
+                if not _skipped_line(line):
+                    first = line
                     break
     except UnicodeDecodeError:
         raise CLIError(f"{path}: not a text (CSV) file; use .npy for binary arrays") from None
-    if not first.strip():
+    if not first:
         raise CLIError(f"{path}: empty file")
     cells = [c.strip().strip('"') for c in first.rstrip("\r\n").split(delimiter)]
     header = not all(_is_number(c) for c in cells)
@@ -106,7 +107,7 @@ def _load_csv(path):
                 path,
                 delimiter=delimiter,
                 quotechar='"',
-                skiprows=1 if header else 0,
+                skiprows=lines if header else 0,  # loadtxt skips blank and # lines
                 ndmin=2,
                 dtype=np.float64,
                 encoding="utf-8-sig",
@@ -122,6 +123,12 @@ def _load_csv(path):
     return X, f"{path} ({what})"
 
 
+def _skipped_line(line):
+    """A blank line or a ``#`` comment, as ``np.loadtxt`` skips them."""
+    text = line.strip()
+    return not text or text.startswith("#")
+
+
 def _csv_problem(path, delimiter, header):
     """The first bad line of a CSV file that NumPy refused, in words (slow
     path, only after an error), or None."""
@@ -131,7 +138,7 @@ def _csv_problem(path, delimiter, header):
     with open(path, newline="", encoding="utf-8-sig") as f:
         seen_first = False
         for line_no, row in enumerate(csv.reader(f, delimiter=delimiter), start=1):
-            if not row or all(not c.strip() for c in row):
+            if _skipped_line(delimiter.join(row)):
                 continue
             if not seen_first:
                 seen_first = True
@@ -157,7 +164,8 @@ def _write_table(array, columns, out, what):
     """Write an (n,) or (n, m) array to OUT (.npy or CSV) or stdout (CSV)."""
     array = np.asarray(array)
     if out is not None and out.lower().endswith(".npy"):
-        np.save(out, array)
+        with open(out, "wb") as f:  # np.save(name) would append .npy to '.NPY'
+            np.save(f, array)
         print(f"{what}: wrote {out} ({array.shape[0]} rows, .npy)", file=sys.stderr)
         return
     if array.dtype.kind == "f":
@@ -501,6 +509,8 @@ def cmd_sample(args):
     gm = _load_model(args.model)
     if args.random_state is not None:
         gm.random_state = args.random_state
+    if args.n_samples > np.iinfo(np.int64).max:
+        raise CLIError(f"N={args.n_samples} is too large")
     X, y = gm.sample(args.n_samples)
     names = list(getattr(gm, "feature_names_in_", [f"x{j}" for j in range(X.shape[1])]))
     if args.labels:
@@ -570,16 +580,12 @@ def main(argv=None):
     np.set_printoptions(precision=4, suppress=True)
     previous = warnings.showwarning
     warnings.showwarning = _one_line_warnings
+    stdout = sys.stdout
+    sys.stdout = _PipeSafe(stdout)
     try:
-        return COMMAND_FUNCS[args.command](args)
-    except BrokenPipeError:
-        # the reader went away (e.g. '| head'): stop quietly, as Unix tools do
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except OSError:
-            pass
-        return 0
+        status = COMMAND_FUNCS[args.command](args)
+        sys.stdout.flush()  # here, not at exit: a reader gone is then no error
+        return status
     except CLIError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
     except (ValueError, OSError, MemoryError) as exc:
@@ -594,7 +600,43 @@ def main(argv=None):
         return 130
     finally:
         warnings.showwarning = previous
+        sys.stdout = stdout
     return 1
+
+
+class _PipeSafe:
+    """``sys.stdout`` for a command: once the reader has gone away (``| head``),
+    further output is dropped quietly and the command runs to its end, so
+    that an output file (``-o``) is still written. Unix tools stop instead;
+    fastgmm's output on stdout is a by-product of the files it writes."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _gone(self):
+        try:  # the interpreter's own flush at exit then writes nowhere, quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+        self._stream = open(os.devnull, "w")
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 if __name__ == "__main__":

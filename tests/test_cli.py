@@ -250,6 +250,27 @@ def test_predict_proba_and_score_outputs(files, capsys, tmp_path):
                                rtol=1e-11)
 
 
+def test_lines_before_the_header_upper_case_npy_and_a_huge_sample(files, capsys, tmp_path):
+    want, _ = cli.load_data(str(files / "iris.csv"))
+    text = (files / "iris.csv").read_text()
+    for lead in ("\n", "# exported by a tool\n", "\n# a comment\n\n"):
+        (tmp_path / "lead.csv").write_text(lead + text)
+        X, what = cli.load_data(str(tmp_path / "lead.csv"))
+        np.testing.assert_array_equal(X, want)
+        assert "header skipped" in what
+
+    gm = GaussianMixture(3, random_state=0).fit(want)
+    model = save_model(gm, tmp_path / "m.npz")
+    out = tmp_path / "labels.NPY"
+    assert cli.main(["predict", model, str(files / "iris.npy"), "-o", str(out)]) == 0
+    np.testing.assert_array_equal(np.load(out), gm.predict(want))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.NPY", "lead.csv", "m.npz"]
+    capsys.readouterr()
+
+    assert cli.main(["sample", model, str(10**20)]) == 1
+    assert capsys.readouterr().err.strip() == f"fastgmm: error: N={10**20} is too large"
+
+
 def test_fit_and_select_defaults_use_iris(capsys):
     assert cli.main(["select", "-k", "2,3", "--covariance-type", "spherical"]) == 0
     out = capsys.readouterr().out
@@ -266,6 +287,43 @@ def test_demo_calls_demo_run(monkeypatch, capsys, tmp_path):
     assert calls == [{"output_dir": str(tmp_path), "quick": True}]
     assert cli.main(["demo"]) == 0
     assert calls[-1] == {"output_dir": None, "quick": False}
+
+
+class _GonePipe:
+    """A stdout whose reader has gone away."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_reader_gone_does_not_stop_the_output_file(files, monkeypatch, tmp_path):
+    # 'fastgmm select ... -o best.npz | head -1': the model is still written
+    monkeypatch.setattr(sys, "stdout", _GonePipe())
+    for command, name in (("fit", "m.npz"), ("select", "best.npz")):
+        out = tmp_path / name
+        args = [command, str(files / "moons.csv"), "-k", "2" if command == "fit" else "1-3",
+                "-o", str(out)]
+        assert cli.main(args + (["--no-progress"] if command == "select" else [])) == 0
+        assert load_model(out).n_components >= 1
+    assert isinstance(sys.stdout, _GonePipe)  # put back
+
+
+def test_a_reader_gone_before_exit_is_quiet(files, tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("PYTHONUNBUFFERED", None)  # the output still buffered at the end
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fastgmm", "fit", str(files / "moons.csv"), "-k", "2", "-o",
+         str(tmp_path / "m.npz")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )
+    proc.stdout.close()  # the reader goes away at once
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=600) == 0, err
+    assert err == ""  # no "Exception ignored ... BrokenPipeError"
+    assert (tmp_path / "m.npz").exists()
 
 
 def test_compat_argv():
