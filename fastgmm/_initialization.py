@@ -12,6 +12,7 @@ Initialisation never builds an (n_samples, n_components) array: one-hot or
 random responsibilities are generated block by block.
 """
 
+import math
 import warnings
 
 import numpy as np
@@ -104,8 +105,13 @@ def _centred_blocks(X, xmean):
 
 
 def _pot(closest, w):
-    """sum_i w_i closest_i as sklearn takes it: a BLAS dot in X's dtype."""
-    return float(closest @ w)
+    """sum_i w_i closest_i as sklearn takes it: a BLAS dot in X's dtype; rows
+    of weight 0 left out if one of them is at distance inf (0 * inf)."""
+    with np.errstate(invalid="ignore"):
+        pot = float(closest @ w)
+    if math.isnan(pot):
+        pot = float(np.where(w > 0, closest, 0) @ w)
+    return pot
 
 
 def data_center(X, sw):
@@ -117,6 +123,10 @@ def data_center(X, sw):
     if sw.shape[0] == 0:
         return center
     W = float(np.sum(sw))
+    if not np.all(sw):
+        # start from a row that counts: a far row of weight 0 (1e200) pulls the
+        # plain mean so far that two passes could not come back
+        center = X[int(np.argmax(sw > 0))].astype(np.float64)
     d = X.shape[1]
     for _ in range(2):  # the second pass removes the first one's rounding
         center = center + call_kernel(kk.centered_sq_sums, X, sw, center)[d:] / W
@@ -198,6 +208,8 @@ def _relocate_empty_clusters(X, sw, xmean, centers, sums, weights, labels):
         return
     dist = np.empty(X.shape[0], dtype=X.dtype)
     call_kernel(kk.assigned_sqdist, X, xmean, centers, labels, dist)
+    if sw is not None:  # a row of weight 0 is removed: never a new centre
+        dist[sw == 0] = -np.inf
     far = np.argpartition(dist, -n_empty)[: -n_empty - 1 : -1]
     if np.max(dist) == 0:
         return

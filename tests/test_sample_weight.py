@@ -103,18 +103,25 @@ def test_zero_weight_rows_are_never_seeds(data, init_params, seed):
 
 @pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random", "random_from_data"])
 @pytest.mark.parametrize("cov_type", ["full", "tied"])
-def test_a_far_row_of_weight_zero_moves_nothing(data, init_params, cov_type):
+@pytest.mark.parametrize("far", [1e12, 1e200])
+def test_a_far_row_of_weight_zero_moves_nothing(data, init_params, cov_type, far):
     """The centre of the statistics and of k-means' tolerance is the weighted
     mean: a weight-0 row at 1e12 used to set it (k-means variances came out
-    negative; fits raised 'ill-defined covariance' where the rows removed fit)."""
+    negative; fits raised 'ill-defined covariance' where the rows removed fit).
+    At 1e200 its squared distances are inf: k-means++'s potential, its draws,
+    Lloyd's sums and the variances used to take 0 * inf = NaN, and an empty
+    cluster moved onto that row."""
     X, sw = data
     sw = (sw > 0).astype(float)
-    Xz = np.concatenate([X, [[1e12, -1e12]]])
-    swz = np.r_[sw, 0.0]
+    Xz = np.concatenate([X[:40], [[far, -far]], X[40:]])
+    swz = np.r_[sw[:40], 0.0, sw[40:]]
     for max_iter in (0, 100):
         params = dict(n_components=3, covariance_type=cov_type, init_params=init_params,
                       random_state=0, max_iter=max_iter)
-        _assert_same(_fit(Xz, swz, **params), _fit(X[sw > 0], **params), rtol=1e-6)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            got = _fit(Xz, swz, **params)
+        _assert_same(got, _fit(X[sw > 0], **params), rtol=1e-6)
 
 
 def test_fewer_weighted_rows_than_components_raises(data):

@@ -114,6 +114,8 @@ def centered_sq_sums(X, sw, mean):
         lo, hi = chunk_rows(c, n)
         for i in range(lo, hi):
             w = sw[i] if weighted else 1.0
+            if w == 0.0:  # removed: 0 * (a far row's square, inf) would be NaN
+                continue
             for j in range(d):
                 t = X[i, j] - mean[j]
                 part[c, j] += w * (t * t)
@@ -158,7 +160,8 @@ def _weighted_min_sum(sw, i0, nb, v, closest):
     else:
         w = sw[i0 : i0 + nb]
         for b in range(nb):
-            s += w[b] * min(np.float64(c[b]), v[b])
+            t = w[b] * min(np.float64(c[b]), v[b])
+            s += t if w[b] != 0.0 else 0.0  # a row of weight 0 at distance inf: 0
     return s
 
 
@@ -279,8 +282,8 @@ def _lloyd_chunk(X, sw, xmean, pre, centers, labels, lo, hi, update, out):
             if labels[i] != kb:
                 out[K * d + K] += 1.0
                 labels[i] = kb
-            if update:
-                w = row_weight(sw, i)
+            w = row_weight(sw, i)
+            if update and w != 0.0:  # 0 * a far row's inf would be NaN
                 out[K * d + kb] += w
                 for j in range(d):
                     out[kb * d + j] += w * Xb[j, b]
@@ -365,7 +368,7 @@ def cumsum_search(closest, sw, values, out):
             break
         if sw.shape[0] == 0:
             acc += closest[i]
-        else:
+        elif sw[i] != 0:  # 0 * inf (a far row of weight 0) would be NaN
             acc += sw[i] * closest[i]
         a = np.float64(acc)
         while j < T and a >= values[order[j]]:
