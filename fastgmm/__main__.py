@@ -50,7 +50,11 @@ class CLIError(Exception):
 # --------------------------------------------------------------------------
 # data in and out
 # --------------------------------------------------------------------------
-def _is_number(cell):
+def _is_number(cell, strict=False):
+    """A cell Python reads as a float; ``strict``: one ``np.loadtxt`` reads
+    (not ``1_000``, which ``float`` takes)."""
+    if strict and "_" in cell:
+        return False
     try:
         float(cell)
     except ValueError:
@@ -69,10 +73,17 @@ def load_data(path):
     if os.path.isdir(path):
         raise CLIError(f"{path}: is a directory, not a data file")
     if path.lower().endswith(".npy"):
+        with open(path, "rb") as f:
+            head = f.read(6)  # (shorter: cut short, said below)
+            if len(head) == 6 and head != b"\x93NUMPY":
+                raise CLIError(f"{path}: not a .npy file (no NumPy header); data in "
+                               "text must be a .csv (commas) or .tsv (tabs) file")
         try:
             X = np.load(path, allow_pickle=False)
         except (ValueError, EOFError, OSError) as exc:  # EOFError: empty or cut short
-            raise CLIError(f"{path}: not a numeric .npy array ({exc})") from None
+            # (not NumPy's advice to load object arrays with pickle)
+            why = "an array of Python objects" if "pickle" in str(exc) else exc
+            raise CLIError(f"{path}: not a numeric .npy array ({why})") from None
         if not isinstance(X, np.ndarray):
             raise CLIError(f"{path}: not a .npy array")
         if X.ndim == 1:
@@ -95,7 +106,8 @@ def _load_csv(path):
                     first = line
                     break
     except UnicodeDecodeError:
-        raise CLIError(f"{path}: not a text (CSV) file; use .npy for binary arrays") from None
+        raise CLIError(f"{path}: not UTF-8 text (a CSV file in another encoding, or binary "
+                       "data: save arrays as .npy)") from None
     if not first:
         raise CLIError(f"{path}: empty file")
     cells = [c.strip().strip('"') for c in first.rstrip("\r\n").split(delimiter)]
@@ -119,6 +131,10 @@ def _load_csv(path):
         raise CLIError(f"{path}: {msg}") from None
     if X.size == 0:
         raise CLIError(f"{path}: no data rows")
+    if not np.isfinite(X).all():
+        i, j = np.argwhere(~np.isfinite(X))[0]
+        raise CLIError(f"{path}: data row {i + 1}, column {j + 1}: {X[i, j]} (NaN and "
+                       "infinity are not allowed)")
     what = f"{X.shape[0]} x {X.shape[1]}" + (", header skipped" if header else "")
     return X, f"{path} ({what})"
 
@@ -152,12 +168,26 @@ def _csv_problem(path, delimiter, header):
                 return (f"line {line_no} has {len(row)} columns, {what} has {n_cols} "
                         "(ragged rows)")
             for col_no, cell in enumerate(row, start=1):
-                if not _is_number(cell.strip()):
+                if not _is_number(cell.strip(), strict=True):
                     shown = cell.strip()
+                    other = next((c for c in ";\t|" if c in shown and c != delimiter), None)
                     return (f"line {line_no}, column {col_no}: "
                             + (f"{shown!r} is not a number" if shown else "empty value")
-                            + (" (the first line was read as a header)" if header else ""))
+                            + (" (the first line was read as a header)" if header else "")
+                            + (f"; the file seems separated by {other!r}, fastgmm reads "
+                               + ("tabs (.tsv)" if delimiter == "\t" else "commas (.tsv: tabs)")
+                               if other else ""))
     return None
+
+
+def _csv_header(columns):
+    """Column names as a CSV line (a name holding a comma or a quote is quoted)."""
+    import csv
+    import io
+
+    line = io.StringIO()
+    csv.writer(line, lineterminator="").writerow(columns)
+    return line.getvalue()
 
 
 def _write_table(array, columns, out, what):
@@ -174,12 +204,12 @@ def _write_table(array, columns, out, what):
         fmt = "%d"
     table = array if array.ndim == 2 else array[:, None]
     if out is None:
-        np.savetxt(sys.stdout, table, fmt=fmt, delimiter=",", header=",".join(columns),
+        np.savetxt(sys.stdout, table, fmt=fmt, delimiter=",", header=_csv_header(columns),
                    comments="")
         sys.stdout.flush()
         return
     with open(out, "w", newline="") as f:
-        np.savetxt(f, table, fmt=fmt, delimiter=",", header=",".join(columns), comments="")
+        np.savetxt(f, table, fmt=fmt, delimiter=",", header=_csv_header(columns), comments="")
     print(f"{what}: wrote {out} ({array.shape[0]} rows, CSV)", file=sys.stderr)
 
 

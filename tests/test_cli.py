@@ -201,7 +201,18 @@ def test_error_messages(files, capsys, tmp_path):
     assert "expected numbers" in _error(capsys, ["fit", str(strings)])[1]
     nan = tmp_path / "nan.csv"
     nan.write_text("1,2\nnan,3\n4,5\n")
-    assert "NaN" in _error(capsys, ["fit", str(nan), "-k", "1"])[1]
+    assert "data row 2, column 1: nan (NaN and infinity" in _error(
+        capsys, ["fit", str(nan), "-k", "1"])[1]
+    (tmp_path / "latin1.csv").write_bytes(b"a,b\n1,2\n3,\xe9\n")
+    (tmp_path / "text.NPY").write_text("a,b\n1,2\n3,4\n")
+    (tmp_path / "under.csv").write_text("1_000,2\n3,4\n5,6\n")
+    (tmp_path / "tabs.csv").write_text("1\t2\n3\t4\n5\t6\n")
+    for name, match in (("latin1.csv", "not UTF-8 text"),
+                        ("text.NPY", "not a .npy file (no NumPy header)"),
+                        ("under.csv", "line 1, column 1: '1_000' is not a number"),
+                        ("tabs.csv", "the file seems separated by '\\t'")):
+        line = _error(capsys, ["fit", str(tmp_path / name), "-k", "1"])[1]
+        assert match in line and "pickle" not in line, line
 
     # a model for 4 features, data with 2
     gm = GaussianMixture(2, random_state=0).fit(load_iris().data)
@@ -250,6 +261,11 @@ def test_predict_proba_and_score_outputs(files, capsys, tmp_path):
                                rtol=1e-11)
 
 
+def _frame(X, columns):
+    pd = pytest.importorskip("pandas")
+    return pd.DataFrame(X, columns=columns)
+
+
 def test_lines_before_the_header_upper_case_npy_and_a_huge_sample(files, capsys, tmp_path):
     want, _ = cli.load_data(str(files / "iris.csv"))
     text = (files / "iris.csv").read_text()
@@ -266,6 +282,10 @@ def test_lines_before_the_header_upper_case_npy_and_a_huge_sample(files, capsys,
     np.testing.assert_array_equal(np.load(out), gm.predict(want))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.NPY", "lead.csv", "m.npz"]
     capsys.readouterr()
+
+    named = GaussianMixture(2, random_state=0).fit(_frame(want, ["a,b", 'c"d', "e", "f"]))
+    assert cli.main(["sample", save_model(named, tmp_path / "n.npz"), "2"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == '"a,b","c""d",e,f'
 
     assert cli.main(["sample", model, str(10**20)]) == 1
     assert capsys.readouterr().err.strip() == f"fastgmm: error: N={10**20} is too large"
