@@ -124,6 +124,20 @@ def test_a_far_row_of_weight_zero_moves_nothing(data, init_params, cov_type, far
         _assert_same(got, _fit(X[sw > 0], **params), rtol=1e-6)
 
 
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_zero_potential_never_draws_a_row_of_weight_zero(init_params, dtype):
+    """Fewer distinct points of positive weight than K: k-means++'s potential
+    reaches 0, and its draw of 0 used to find the first row, of weight 0."""
+    pos = np.array([[0.0, 0.0]] * 5 + [[1.0, 1.0]] * 5, dtype=dtype)
+    Xz = np.concatenate([np.array([[0.5, 0.3]], dtype=dtype), pos])
+    swz = np.r_[0.0, np.ones(10)]
+    params = dict(n_components=3, init_params=init_params, random_state=0, max_iter=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # k-means: fewer distinct clusters than K
+        _assert_same(_fit(Xz, swz, **params), _fit(pos, **params))
+
+
 def test_fewer_weighted_rows_than_components_raises(data):
     X, _ = data
     sw = np.zeros(len(X))

@@ -357,23 +357,29 @@ def cumsum_search(closest, sw, values, out):
     clipped to n - 1, without the n-vectors: the cumulative sum runs in
     ``closest``'s dtype, sequentially, as numpy's. ``sw`` empty means w = 1.
     The sum never decreases (w, closest >= 0), so the values are found in
-    increasing order in one pass that stops at the last of them."""
+    increasing order in one pass that stops at the last of them. Rows of
+    weight 0 are never found, as if removed (a potential of 0 would find the
+    first row, a value beyond the total the last one)."""
     n = closest.shape[0]
     T = values.shape[0]
     order = _order(values)
     j = 0
+    last = n - 1
     acc = np.zeros(1, closest.dtype)[0]  # (closest[0] * 0 would be float64)
     for i in range(n):
         if j == T:
             break
         if sw.shape[0] == 0:
             acc += closest[i]
-        elif sw[i] != 0:  # 0 * inf (a far row of weight 0) would be NaN
+        elif sw[i] != 0:
             acc += sw[i] * closest[i]
+        else:
+            continue
+        last = i
         a = np.float64(acc)
         while j < T and a >= values[order[j]]:
             out[order[j]] = i
             j += 1
-    while j < T:  # beyond the total: clipped to the last row
-        out[order[j]] = n - 1
+    while j < T:  # beyond the total: clipped to the last row (of weight > 0)
+        out[order[j]] = last
         j += 1
