@@ -25,11 +25,8 @@ with different vector widths. The vectorised exp is compiled with
 import os
 import types
 
-from ._gc import young_only
-
-with young_only():
-    import numba
-    from numba.extending import intrinsic, register_jitable
+import numba
+from numba.extending import intrinsic, register_jitable
 
 
 _ON = ("1", "true", "yes", "on")

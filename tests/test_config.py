@@ -27,40 +27,6 @@ def test_import_compiles_nothing():
     assert version.count(".") == 2
 
 
-def test_import_leaves_garbage_collection_as_it_found_it():
-    # Numba is imported with the older objects frozen (fastgmm._gc); nothing
-    # stays frozen after, and a program's own frozen objects stay frozen
-    out = _python(
-        "import gc; gc.collect(); import fastgmm, numba; print(gc.get_freeze_count(), gc.isenabled())"
-    )
-    assert out.split() == ["0", "True"]
-    out = _python(
-        "import gc; keep = [[] for _ in range(100)]; gc.freeze(); n = gc.get_freeze_count(); "
-        "import fastgmm, numba; print(n, gc.get_freeze_count())"
-    )
-    before, after = map(int, out.split())
-    assert 0.9 * before < after <= before  # not unfrozen (some frozen objects die)
-
-
-def test_young_only_freezes_for_the_block_only():
-    import gc
-
-    from fastgmm._gc import young_only
-
-    assert gc.get_freeze_count() == 0
-    with young_only():
-        assert gc.get_freeze_count() > 0
-        young = [[] for _ in range(10)]
-        young.append(young)  # a cycle made in the block
-        del young
-        assert gc.collect() > 0  # is still collected
-    assert gc.get_freeze_count() == 0
-    with pytest.raises(KeyError):
-        with young_only():
-            raise KeyError
-    assert gc.get_freeze_count() == 0
-
-
 def test_cache_can_be_switched_off():
     out = _python(
         "import numpy as np, fastgmm; from fastgmm._kernels import full; "
