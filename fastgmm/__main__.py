@@ -74,8 +74,8 @@ def load_data(path):
         raise CLIError(f"{path}: is a directory, not a data file")
     if path.lower().endswith(".npy"):
         with open(path, "rb") as f:
-            head = f.read(6)  # (shorter: cut short, said below)
-            if len(head) == 6 and head != b"\x93NUMPY":
+            head = f.read(6)
+            if head != b"\x93NUMPY"[: len(head)]:  # (empty or cut short: said below)
                 raise CLIError(f"{path}: not a .npy file (no NumPy header); data in "
                                "text must be a .csv (commas) or .tsv (tabs) file")
         try:
@@ -133,10 +133,22 @@ def _load_csv(path):
         raise CLIError(f"{path}: no data rows")
     if not np.isfinite(X).all():
         i, j = np.argwhere(~np.isfinite(X))[0]
-        raise CLIError(f"{path}: data row {i + 1}, column {j + 1}: {X[i, j]} (NaN and "
-                       "infinity are not allowed)")
+        raise CLIError(f"{path}: line {_line_of_row(path, i, header)}, column {j + 1}: "
+                       f"{X[i, j]} (NaN and infinity are not allowed)")
     what = f"{X.shape[0]} x {X.shape[1]}" + (", header skipped" if header else "")
     return X, f"{path} ({what})"
+
+
+def _line_of_row(path, row, header):
+    """The file line number of data row ``row`` (0-based) of a CSV file."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        seen = -1 if header else 0
+        for line_no, line in enumerate(f, start=1):
+            if not _skipped_line(line):
+                if seen == row:
+                    return line_no
+                seen += 1
+    return "?"  # pragma: no cover (the file changed meanwhile)
 
 
 def _skipped_line(line):
@@ -186,8 +198,8 @@ def _csv_header(columns):
     import io
 
     line = io.StringIO()
-    csv.writer(line, lineterminator="").writerow(columns)
-    return line.getvalue()
+    csv.writer(line).writerow(columns)  # quotes a name holding a line break too
+    return line.getvalue().rstrip("\r\n")
 
 
 def _write_table(array, columns, out, what):
@@ -611,10 +623,12 @@ def main(argv=None):
     previous = warnings.showwarning
     warnings.showwarning = _one_line_warnings
     stdout = sys.stdout
-    sys.stdout = _PipeSafe(stdout)
+    if stdout is not None:  # None: the interpreter started with stdout closed
+        sys.stdout = _PipeSafe(stdout)
     try:
         status = COMMAND_FUNCS[args.command](args)
-        sys.stdout.flush()  # here, not at exit: a reader gone is then no error
+        if sys.stdout is not None:
+            sys.stdout.flush()  # here, not at exit: a reader gone is then no error
         return status
     except CLIError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

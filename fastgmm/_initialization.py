@@ -117,16 +117,18 @@ def _pot(closest, w):
 def data_center(X, sw):
     """X's column means in float64, weighted by ``sw`` as counts (empty:
     unweighted, numpy's mean as sklearn takes it), so that a row of weight 0
-    far away moves nothing: the plain mean first, then the weighted mean of
-    the deviations from it, twice (one pass each, no copy of X)."""
-    center = np.ascontiguousarray(X.mean(axis=0), dtype=np.float64)
-    if sw.shape[0] == 0:
-        return center
-    W = float(np.sum(sw))
-    if not np.all(sw):
+    far away moves nothing: the plain mean first (a row of positive weight
+    when some weigh 0), then the weighted mean of the deviations from it,
+    twice (one pass each, no copy of X)."""
+    if sw.shape[0] == 0 or np.all(sw):
+        center = np.ascontiguousarray(X.mean(axis=0), dtype=np.float64)
+    else:
         # start from a row that counts: a far row of weight 0 (1e200) pulls the
         # plain mean so far that two passes could not come back
         center = X[int(np.argmax(sw > 0))].astype(np.float64)
+    if sw.shape[0] == 0:
+        return center
+    W = float(np.sum(sw))
     d = X.shape[1]
     for _ in range(2):  # the second pass removes the first one's rounding
         center = center + call_kernel(kk.centered_sq_sums, X, sw, center)[d:] / W

@@ -469,9 +469,9 @@ def _information_criteria(gm, X, sw):
         # the weighted mean over the rows of positive weight (a row of weight
         # 0 may score -inf: removed, not 0 * -inf), on weights scaled by a
         # power of two (no loss on subnormal weights)
-        pos = sw > 0
-        scaled = power_of_two_scaled(sw[pos])
-        score = float(np.dot(scaled, lpn[pos].astype(np.float64)) / np.sum(scaled))
+        scaled = power_of_two_scaled(sw)
+        pos = scaled > 0
+        score = float(np.dot(scaled[pos], lpn[pos].astype(np.float64)) / np.sum(scaled))
     bic = -2 * score * n + p * math.log(n)
     aic = -2 * score * n + 2 * p
     return bic, aic, score, p

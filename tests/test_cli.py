@@ -201,8 +201,13 @@ def test_error_messages(files, capsys, tmp_path):
     assert "expected numbers" in _error(capsys, ["fit", str(strings)])[1]
     nan = tmp_path / "nan.csv"
     nan.write_text("1,2\nnan,3\n4,5\n")
-    assert "data row 2, column 1: nan (NaN and infinity" in _error(
+    assert "line 2, column 1: nan (NaN and infinity" in _error(
         capsys, ["fit", str(nan), "-k", "1"])[1]
+    nan.write_text("# a comment\nx,y\n\n1,2\n4,inf\n")  # the file's line
+    assert "line 5, column 2: inf (NaN and infinity" in _error(
+        capsys, ["fit", str(nan), "-k", "1"])[1]
+    (tmp_path / "short.npy").write_bytes(b"abc")
+    assert "not a .npy file" in _error(capsys, ["fit", str(tmp_path / "short.npy")])[1]
     (tmp_path / "latin1.csv").write_bytes(b"a,b\n1,2\n3,\xe9\n")
     (tmp_path / "text.NPY").write_text("a,b\n1,2\n3,4\n")
     (tmp_path / "under.csv").write_text("1_000,2\n3,4\n5,6\n")
@@ -283,9 +288,9 @@ def test_lines_before_the_header_upper_case_npy_and_a_huge_sample(files, capsys,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.NPY", "lead.csv", "m.npz"]
     capsys.readouterr()
 
-    named = GaussianMixture(2, random_state=0).fit(_frame(want, ["a,b", 'c"d', "e", "f"]))
+    named = GaussianMixture(2, random_state=0).fit(_frame(want, ["a,b", 'c"d', "e\nf", "g"]))
     assert cli.main(["sample", save_model(named, tmp_path / "n.npz"), "2"]) == 0
-    assert capsys.readouterr().out.splitlines()[0] == '"a,b","c""d",e,f'
+    assert capsys.readouterr().out.startswith('"a,b","c""d","e\nf",g\n')
 
     assert cli.main(["sample", model, str(10**20)]) == 1
     assert capsys.readouterr().err.strip() == f"fastgmm: error: N={10**20} is too large"
@@ -329,6 +334,19 @@ def test_a_reader_gone_does_not_stop_the_output_file(files, monkeypatch, tmp_pat
         assert cli.main(args + (["--no-progress"] if command == "select" else [])) == 0
         assert load_model(out).n_components >= 1
     assert isinstance(sys.stdout, _GonePipe)  # put back
+
+
+def test_stdout_closed_from_the_start(files, tmp_path):
+    # 'fastgmm fit ... -o m.npz >&-': Python's sys.stdout is then None
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastgmm", "fit", str(files / "moons.csv"), "-k", "2", "-o",
+         str(tmp_path / "m.npz")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True, timeout=600,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert load_model(tmp_path / "m.npz").n_components == 2
 
 
 def test_a_reader_gone_before_exit_is_quiet(files, tmp_path):
