@@ -113,7 +113,7 @@ def save_model(model, path):
         # upper twin of the same precision: that is the one written
         try:
             arrays["precisions_cholesky_"] = upper_factor(ct, arrays["precisions_cholesky_"])
-            why = _values_problem(ct, arrays, shape[1])
+            why = _values_problem(ct, arrays, shape[1], int(model.n_iter_))
         except ValueError as exc:
             why = str(exc)
     if why:
@@ -220,9 +220,11 @@ def _form_problem(ct, data, K, d):
     return None
 
 
-def _values_problem(ct, data, d):
+def _values_problem(ct, data, d, n_iter):
     """Why the arrays are ones no fit could have written together, or None:
-    weights off the simplex, a precision factor that is not upper triangular
+    weights off the simplex (after an EM step, ``n_iter > 0``: a
+    ``max_iter=0`` fit keeps its initial weights, which sum to K/n when every
+    component starts from one seed row), a precision factor that is not upper triangular
     with a positive diagonal, precisions or covariances that do not match it.
 
     The two match tests allow the rounding of a fit and of the file's dtype,
@@ -234,7 +236,10 @@ def _values_problem(ct, data, d):
     """
     w = data["weights_"]
     total = float(np.sum(w, dtype=np.float64))
-    if np.any(w < 0) or abs(total - 1.0) > np.sqrt(np.finfo(w.dtype).eps):
+    if n_iter == 0:
+        if np.any(w < 0) or not 0 < total <= 1 + np.sqrt(np.finfo(w.dtype).eps):
+            return f"'weights_' must be >= 0 and sum to at most 1, they sum to {total:.6g}"
+    elif np.any(w < 0) or abs(total - 1.0) > np.sqrt(np.finfo(w.dtype).eps):
         return f"'weights_' must be >= 0 and sum to 1, they sum to {total:.6g}"
     names = ("precisions_cholesky_", "precisions_", "covariances_")
     eps = max(np.finfo(data[name].dtype).eps for name in names)
@@ -313,7 +318,8 @@ def _from_arrays(path, data):
         raise _bad(path, why)
     K, d = means.shape
     ct = COVARIANCE_TYPES[ct_name]
-    why = _form_problem(ct, data, K, d) or _values_problem(ct, data, d)
+    n_iter = int(_scalar(path, data, "n_iter_", "iu"))
+    why = _form_problem(ct, data, K, d) or _values_problem(ct, data, d, n_iter)
     if why:
         raise _bad(path, why)
 

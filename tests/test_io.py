@@ -76,6 +76,25 @@ def _rewrite(src, dst, **changes):
     return dst
 
 
+@pytest.mark.parametrize("init_params", ["k-means++", "random_from_data"])
+def test_max_iter_0_seed_models_round_trip(tmp_path, iris, init_params):
+    # one seed row per component and no EM step: the weights sum to K/n
+    from sklearn.mixture import GaussianMixture as SkGM
+
+    for cls in (GaussianMixture, SkGM):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # not converged
+            gm = cls(3, init_params=init_params, max_iter=0, random_state=0).fit(iris)
+        assert gm.weights_.sum() < 0.1
+        loaded = load_model(save_model(gm, tmp_path / "m.npz"))
+        np.testing.assert_array_equal(loaded.weights_, gm.weights_)
+        np.testing.assert_allclose(loaded.score_samples(iris), gm.score_samples(iris),
+                                   rtol=1e-10)
+    path = _rewrite(tmp_path / "m.npz", tmp_path / "heavy.npz", weights_=np.full(3, 0.5))
+    with pytest.raises(ModelFileError, match="sum to at most 1"):
+        load_model(path)
+
+
 def test_refuses_other_files(tmp_path, iris):
     gm = GaussianMixture(2, random_state=0).fit(iris)
     good = save_model(gm, tmp_path / "m.npz")
