@@ -100,11 +100,8 @@ def _load_csv(path):
     delimiter = "\t" if path.lower().endswith(".tsv") else ","
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            first, lines = "", 0  # the first line of data or header, its number
-            for lines, line in enumerate(f, start=1):
-                if not _skipped_line(line):
-                    first = line
-                    break
+            # the first line of data or header, and its number
+            lines, first = next(_content_lines(f), (0, ""))
     except UnicodeDecodeError:
         raise CLIError(f"{path}: not UTF-8 text (a CSV file in another encoding, or binary "
                        "data: save arrays as .npy)") from None
@@ -142,12 +139,9 @@ def _load_csv(path):
 def _line_of_row(path, row, header):
     """The file line number of data row ``row`` (0-based) of a CSV file."""
     with open(path, newline="", encoding="utf-8-sig") as f:
-        seen = -1 if header else 0
-        for line_no, line in enumerate(f, start=1):
-            if not _skipped_line(line):
-                if seen == row:
-                    return line_no
-                seen += 1
+        for k, (line_no, _) in enumerate(_content_lines(f)):
+            if k == row + header:
+                return line_no
     return "?"  # pragma: no cover (the file changed meanwhile)
 
 
@@ -155,6 +149,13 @@ def _skipped_line(line):
     """A blank line or a ``#`` comment, as ``np.loadtxt`` skips them."""
     text = line.strip()
     return not text or text.startswith("#")
+
+
+def _content_lines(f):
+    """(line number, line) of the lines of ``f`` that are not skipped."""
+    for line_no, line in enumerate(f, start=1):
+        if not _skipped_line(line):
+            yield line_no, line
 
 
 def _csv_problem(path, delimiter, header):

@@ -319,6 +319,8 @@ def _from_arrays(path, data):
     K, d = means.shape
     ct = COVARIANCE_TYPES[ct_name]
     n_iter = int(_scalar(path, data, "n_iter_", "iu"))
+    if n_iter < 0:
+        raise _bad(path, f"'n_iter_' is {n_iter}")
     why = _form_problem(ct, data, K, d) or _values_problem(ct, data, d, n_iter)
     if why:
         raise _bad(path, why)
@@ -326,9 +328,7 @@ def _from_arrays(path, data):
     for name in _ARRAYS:
         setattr(model, name, data[name])
     model.converged_ = bool(_scalar(path, data, "converged_", "b"))
-    model.n_iter_ = int(_scalar(path, data, "n_iter_", "iu"))
-    if model.n_iter_ < 0:
-        raise _bad(path, f"'n_iter_' is {model.n_iter_}")
+    model.n_iter_ = n_iter
     lower_bound = _scalar(path, data, "lower_bound_", "f")
     if np.isnan(lower_bound) or lower_bound == np.inf:  # -inf: max_iter=0
         raise _bad(path, f"'lower_bound_' is {lower_bound}")
