@@ -74,10 +74,22 @@ STREAM_PROBLEMS = {
     "stream-diag": (4_000_000, 20, 2, "diag"),
 }
 
+#: Beyond the standard four, for ``--problems``: many features. ``tied-200``:
+#: one triangular product per row serves every component; ``full-400``: few
+#: rows per feature, so the M-step's Cholesky factors and their inverses
+#: (K d^3 / 3 multiply-adds) cost as much as a sizeable part of the pass.
+WIDE_PROBLEMS = {
+    "tied-200": (20_000, 200, 5, "tied"),
+    "full-400": (5_000, 400, 4, "full"),
+}
+
 
 def problem_spec(name):
     """(n_samples, n_features, n_components, covariance_type) of a problem."""
-    return PROBLEMS[name] if name in PROBLEMS else STREAM_PROBLEMS[name]
+    for group in (PROBLEMS, STREAM_PROBLEMS, WIDE_PROBLEMS):
+        if name in group:
+            return group[name]
+    raise KeyError(name)
 
 
 MB = 2**20
@@ -820,9 +832,11 @@ def main(argv=None):
         description=__doc__.split("\n\n")[0],
         epilog="Modes and what they measure: see the module docstring (pydoc fastgmm.bench).",
     )
-    parser.add_argument("--problems", nargs="+", choices=[*PROBLEMS, *STREAM_PROBLEMS],
-                        help="standard problems, or stream-diag (default: the four "
-                        "standard ones; --scaling: mid; --dtype-ratio: tall-diag stream-diag)")
+    parser.add_argument("--problems", nargs="+",
+                        choices=[*PROBLEMS, *STREAM_PROBLEMS, *WIDE_PROBLEMS],
+                        help="standard problems, stream-diag, tied-200 or full-400 (default: "
+                        "the four standard ones; --scaling: mid; --dtype-ratio: tall-diag "
+                        "stream-diag)")
     parser.add_argument("--repeat", type=_positive_int, default=3)
     parser.add_argument("--extra", type=_positive_int, default=3,
                         help="iterations in the timed difference")

@@ -187,6 +187,11 @@ def test_run_dtype_ratio_output(tiny, monkeypatch, capsys):
     assert row == ["tiny-diag", "0.0200", "0.0100", "2.00", "0.0"]  # 3000 x 3 x 8 B / 0.02 s
     assert bench.problem_spec("stream-diag") == (4_000_000, 20, 2, "diag")
     assert "stream-diag" not in bench.PROBLEMS  # not in the default table
+    assert bench.problem_spec("tied-200") == (20_000, 200, 5, "tied")
+    assert bench.problem_spec("full-400") == (5_000, 400, 4, "full")
+    assert not set(bench.WIDE_PROBLEMS) & set(bench.PROBLEMS)
+    with pytest.raises(KeyError):
+        bench.problem_spec("no-such-problem")
 
 
 @pytest.mark.parametrize("argv, message", [

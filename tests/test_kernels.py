@@ -291,6 +291,24 @@ def test_scatter_upper_matches_numpy(rng, e):
     assert np.all(got[:, :e][far_below] == 0.5)
 
 
+@pytest.mark.parametrize("d", [1, 2, 3, 4, 5, 15, 16, 17, 18, 19, 20, 50])
+def test_triangular_rows_matches_numpy(rng, d):
+    """(Z U)^T for upper-triangular U: one output row at a time below 16
+    features, 4 x 4 tiles from 16 (ragged last tiles write their missing
+    rows to the scratch, never past Vt's d rows)."""
+    from fastgmm._kernels._common import PITCH, triangular_rows
+
+    nb = 197
+    U = np.triu(rng.normal(size=(d, d)))
+    Zt = np.zeros((d, PITCH))
+    Zt[:, :nb] = rng.normal(size=(d, nb))
+    Vt = np.full((d + 1, PITCH), 0.5)
+    Y = np.empty((4, PITCH))
+    triangular_rows(U, Zt, nb, Vt[:d], Y)
+    np.testing.assert_allclose(Vt[:d, :nb], (Zt[:, :nb].T @ U).T, rtol=1e-12, atol=1e-12)
+    assert np.all(Vt[:d, nb:] == 0.5) and np.all(Vt[d] == 0.5)
+
+
 def test_block_diff_weighted(rng):
     from fastgmm._kernels._common import PITCH, block_diff_weighted
 
@@ -567,18 +585,24 @@ def test_full_covariances_matches_numpy(rng, d):
 def test_inverse_cholesky_matches_numpy(rng):
     from fastgmm._kernels.linalg import inverse_cholesky_upper
 
-    for d in (1, 2, 5, 17):
+    # panels of four: whole, ragged, and matrices of several panels
+    for d in (1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 50, 131):
         A = rng.normal(size=(6, d, d))
         C = A @ np.swapaxes(A, 1, 2) + 0.1 * np.eye(d)
-        U = np.empty_like(C)
-        assert inverse_cholesky_upper(C, U) == -1
         want = np.swapaxes(np.linalg.inv(np.linalg.cholesky(C)), 1, 2)
-        np.testing.assert_allclose(U, want, rtol=1e-10, atol=1e-12)
-        np.testing.assert_array_equal(np.tril(U[0], -1), 0.0)
-        # the first matrix that is not positive definite is reported
+        C[:, np.triu_indices(d, 1)[0], np.triu_indices(d, 1)[1]] = np.nan  # never read
+        U = np.full_like(C, np.nan)
+        assert inverse_cholesky_upper(C, U) == -1
+        np.testing.assert_allclose(U, want, rtol=1e-10, atol=1e-12 * np.abs(want).max())
+        assert np.all(np.tril(U, -1) == 0.0)
+        # the first matrix that is not positive definite is reported, its
+        # failing pivot in the first panel, inside a later one, or the last
         C[4, 0, 0] = -1.0
-        C[5, 0, 0] = np.nan
-        assert inverse_cholesky_upper(C, U) == 4
+        C[5, d - 1, d - 1] = np.nan
+        if d > 5:
+            C[3, d // 2 + 1, d // 2 + 1] = -(abs(C[3]).max() * d)
+        U = np.empty_like(C)
+        assert inverse_cholesky_upper(C, U) == (3 if d > 5 else 4)
     # more matrices than parallel tasks, failures in several tasks: the
     # serial twin agrees bitwise and reports the same first failure
     A = rng.normal(size=(37, 5, 5))

@@ -1,5 +1,6 @@
 """fastgmm against scikit-learn on the standard problems (small-2d, mid, wide,
-tall-diag: ``fastgmm.bench.PROBLEMS``).
+tall-diag: ``fastgmm.bench.PROBLEMS``), and in ``EM`` and ``LowerBound`` also
+on two with many features (tied-200, full-400: ``fastgmm.bench.WIDE_PROBLEMS``).
 
 Every library starts from the same initial parameters (``weights_init``,
 ``means_init``, ``precisions_init`` from :func:`fastgmm.bench.make_problem`),
@@ -47,6 +48,9 @@ from fastgmm import GaussianMixture, bench
 
 N_ITER = 3
 PROBLEMS = list(bench.PROBLEMS)
+#: many features: tied-200 (one triangular product per row for all
+#: components), full-400 (the M-step's Cholesky factors weigh in)
+WIDE_PROBLEMS = list(bench.WIDE_PROBLEMS)
 LIBRARIES = {"fastgmm": GaussianMixture, "sklearn": SkGM}
 
 
@@ -68,7 +72,7 @@ def _setup(problem, library):
 class EM:
     """EM iterations from identical initial parameters, tol=0."""
 
-    params = (PROBLEMS, list(LIBRARIES))
+    params = (PROBLEMS + WIDE_PROBLEMS, list(LIBRARIES))
     param_names = ["problem", "library"]
     timeout = 900
     number = 1
@@ -127,7 +131,7 @@ class Float32:
 class LowerBound:
     """fastgmm's lower bound after 5 iterations, to catch numerical regressions."""
 
-    params = PROBLEMS
+    params = PROBLEMS + WIDE_PROBLEMS
     param_names = ["problem"]
     timeout = 600
     unit = "mean log-likelihood"

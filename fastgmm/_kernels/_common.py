@@ -620,55 +620,66 @@ def _upper(U, l, j):
 
 @jit_reduce
 def _triangular_maha_tiled(U, c, Xt, nb, Y, m):
-    prefer_wide_vectors()
     d = U.shape[0]
     y0 = Y[0, :nb]
     y1 = Y[1, :nb]
     y2 = Y[2, :nb]
     y3 = Y[3, :nb]
     for j0 in range(0, d, 4):
-        c0 = c[j0]
-        c1 = c[j0 + 1] if j0 + 1 < d else 0.0
-        c2 = c[j0 + 2] if j0 + 2 < d else 0.0
-        c3 = c[j0 + 3] if j0 + 3 < d else 0.0
-        for b in range(nb):
-            y0[b] = c0
-            y1[b] = c1
-            y2[b] = c2
-            y3[b] = c3
-        end = min(d, j0 + 4)  # input rows l < end reach columns j0..j0+3
-        l = 0
-        while l + 4 <= end:
-            u00, u01, u02, u03 = _upper(U, l, j0), _upper(U, l, j0 + 1), _upper(U, l, j0 + 2), _upper(U, l, j0 + 3)
-            u10, u11, u12, u13 = _upper(U, l + 1, j0), _upper(U, l + 1, j0 + 1), _upper(U, l + 1, j0 + 2), _upper(U, l + 1, j0 + 3)
-            u20, u21, u22, u23 = _upper(U, l + 2, j0), _upper(U, l + 2, j0 + 1), _upper(U, l + 2, j0 + 2), _upper(U, l + 2, j0 + 3)
-            u30, u31, u32, u33 = _upper(U, l + 3, j0), _upper(U, l + 3, j0 + 1), _upper(U, l + 3, j0 + 2), _upper(U, l + 3, j0 + 3)
-            d0 = Xt[l, :nb]
-            d1 = Xt[l + 1, :nb]
-            d2 = Xt[l + 2, :nb]
-            d3 = Xt[l + 3, :nb]
-            for b in range(nb):
-                p = d0[b]
-                q = d1[b]
-                r = d2[b]
-                s = d3[b]
-                y0[b] += u00 * p + u10 * q + u20 * r + u30 * s
-                y1[b] += u01 * p + u11 * q + u21 * r + u31 * s
-                y2[b] += u02 * p + u12 * q + u22 * r + u32 * s
-                y3[b] += u03 * p + u13 * q + u23 * r + u33 * s
-            l += 4
-        while l < end:
-            u00, u01, u02, u03 = _upper(U, l, j0), _upper(U, l, j0 + 1), _upper(U, l, j0 + 2), _upper(U, l, j0 + 3)
-            d0 = Xt[l, :nb]
-            for b in range(nb):
-                p = d0[b]
-                y0[b] += u00 * p
-                y1[b] += u01 * p
-                y2[b] += u02 * p
-                y3[b] += u03 * p
-            l += 1
+        _triangular_tile(U, c, Xt, nb, j0, y0, y1, y2, y3)
         for b in range(nb):
             m[b] += (y0[b] * y0[b] + y1[b] * y1[b]) + (y2[b] * y2[b] + y3[b] * y3[b])
+
+
+@jit_reduce
+def _triangular_tile(U, c, Xt, nb, j0, y0, y1, y2, y3):
+    """y_q[:nb] = c_j + sum_{l <= j} U[l, j] Xt[l, :nb] for the four output
+    columns j = j0 + q (q = 0..3) of upper-triangular U: a 4 x 4 register
+    tile, four outputs per load of an input row. Columns j >= d come out 0;
+    an empty ``c`` is no bias."""
+    prefer_wide_vectors()
+    d = U.shape[0]
+    biased = c.shape[0] != 0
+    c0 = c[j0] if biased else 0.0
+    c1 = c[j0 + 1] if biased and j0 + 1 < d else 0.0
+    c2 = c[j0 + 2] if biased and j0 + 2 < d else 0.0
+    c3 = c[j0 + 3] if biased and j0 + 3 < d else 0.0
+    for b in range(nb):
+        y0[b] = c0
+        y1[b] = c1
+        y2[b] = c2
+        y3[b] = c3
+    end = min(d, j0 + 4)  # input rows l < end reach columns j0..j0+3
+    l = 0
+    while l + 4 <= end:
+        u00, u01, u02, u03 = _upper(U, l, j0), _upper(U, l, j0 + 1), _upper(U, l, j0 + 2), _upper(U, l, j0 + 3)
+        u10, u11, u12, u13 = _upper(U, l + 1, j0), _upper(U, l + 1, j0 + 1), _upper(U, l + 1, j0 + 2), _upper(U, l + 1, j0 + 3)
+        u20, u21, u22, u23 = _upper(U, l + 2, j0), _upper(U, l + 2, j0 + 1), _upper(U, l + 2, j0 + 2), _upper(U, l + 2, j0 + 3)
+        u30, u31, u32, u33 = _upper(U, l + 3, j0), _upper(U, l + 3, j0 + 1), _upper(U, l + 3, j0 + 2), _upper(U, l + 3, j0 + 3)
+        d0 = Xt[l, :nb]
+        d1 = Xt[l + 1, :nb]
+        d2 = Xt[l + 2, :nb]
+        d3 = Xt[l + 3, :nb]
+        for b in range(nb):
+            p = d0[b]
+            q = d1[b]
+            r = d2[b]
+            s = d3[b]
+            y0[b] += u00 * p + u10 * q + u20 * r + u30 * s
+            y1[b] += u01 * p + u11 * q + u21 * r + u31 * s
+            y2[b] += u02 * p + u12 * q + u22 * r + u32 * s
+            y3[b] += u03 * p + u13 * q + u23 * r + u33 * s
+        l += 4
+    while l < end:
+        u00, u01, u02, u03 = _upper(U, l, j0), _upper(U, l, j0 + 1), _upper(U, l, j0 + 2), _upper(U, l, j0 + 3)
+        d0 = Xt[l, :nb]
+        for b in range(nb):
+            p = d0[b]
+            y0[b] += u00 * p
+            y1[b] += u01 * p
+            y2[b] += u02 * p
+            y3[b] += u03 * p
+        l += 1
 
 
 @jit_fma
@@ -699,11 +710,23 @@ def _triangular_column(U, Zt, nb, j, yy, start):
 
 
 @jit
-def triangular_rows(U, Zt, nb, Vt, y):
+def triangular_rows(U, Zt, nb, Vt, Y):
     """Vt[j, :nb] = sum_{l <= j} U[l, j] Zt[l, :nb] (= (Z U)^T for upper U),
-    rows innermost."""
+    rows innermost; ``Y`` is (4, >= nb) scratch. d >= 16: 4 x 4 register
+    tiles, as ``triangular_maha`` (the rows of a ragged last tile past d go
+    to ``Y``); smaller d: one output row at a time."""
     d = U.shape[0]
-    yy = y[:nb]
+    if d >= 16:
+        no_bias = Y[0, :0]
+        for j0 in range(0, d, 4):
+            _triangular_tile(
+                U, no_bias, Zt, nb, j0, Vt[j0, :nb],
+                Vt[j0 + 1, :nb] if j0 + 1 < d else Y[1, :nb],
+                Vt[j0 + 2, :nb] if j0 + 2 < d else Y[2, :nb],
+                Vt[j0 + 3, :nb] if j0 + 3 < d else Y[3, :nb],
+            )
+        return
+    yy = Y[0, :nb]
     for j in range(d):
         _triangular_column(U, Zt, nb, j, yy, 0.0)
         vj = Vt[j, :nb]

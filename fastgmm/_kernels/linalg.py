@@ -12,33 +12,139 @@ from ._common import n_tasks, task_range
 
 
 @jit_reduce
-def _inverse_cholesky_one(C, U, L):
+def _inverse_cholesky_one(C, U, L, A):
     """U = inv(L)^T for L L^T = C (d x d; only C's lower triangle is read),
     with ``L`` as scratch. False when C is not numerically positive definite
-    (a pivot <= 0 or NaN)."""
+    (a pivot <= 0 or NaN).
+
+    Both steps go four rows or columns at a time, so that each row of L or
+    of inv(L) read from memory feeds four dot products or four updates
+    (d = 500: a matrix is 2 MB, outside L2; one matrix, one thread, d = 50 /
+    200 / 500: 17.9 / 926 / 13,400 us before, 10.1 / 224 / 2,360 after):
+    Cholesky left-looking by panels of four columns (``_cholesky_panel``),
+    then inv(L) by forward substitution on rows, four rows at a time
+    (``_inverse_rows``), written over U and transposed in place.
+    """
     d = C.shape[0]
-    for j in range(d):
-        s = C[j, j]
-        for p in range(j):
-            s -= L[j, p] * L[j, p]
-        if not s > 0.0:
+    for j0 in range(0, d, 4):
+        if not _cholesky_panel(L, C, j0, min(d, j0 + 4)):
             return False
-        ljj = math.sqrt(s)
-        L[j, j] = ljj
-        for i in range(j + 1, d):
-            t = C[i, j]
-            for p in range(j):
-                t -= L[i, p] * L[j, p]
-            L[i, j] = t / ljj
-    for c in range(d):
-        for i in range(c):
-            U[c, i] = 0.0  # U is upper: U[c, i] = inv(L)[i, c] = 0 for i < c
-        for i in range(c, d):
-            t = 1.0 if i == c else 0.0
-            for p in range(c, i):
-                t -= L[i, p] * U[c, p]
-            U[c, i] = t / L[i, i]
+    for i0 in range(0, d, 4):
+        _inverse_rows(L, U, i0, min(d, i0 + 4), A)
+    # U holds X = inv(L) (lower); U = X^T
+    for i in range(d):
+        for c in range(i):
+            U[c, i] = U[i, c]
+            U[i, c] = 0.0
     return True
+
+
+@jit_reduce
+def _cholesky_panel(L, C, j0, j1):
+    """Columns j0 <= j < j1 (at most four) of L, row by row from row j0:
+    the sums over p < j0 for the four columns together, then the row's
+    entries in order, L[i, j] = (C[i, j] - sum_{p < j} L[i, p] L[j, p]) /
+    L[j, j] and, on the diagonal, L[i, i] = sqrt(C[i, i] - sum_{p < i}
+    L[i, p]^2). The panel's own rows come first; the rows below it (only
+    the last panel can be narrower than four, and has none) then read the
+    panel's 4 x 4 block from registers. False at a pivot <= 0 or NaN."""
+    d = C.shape[0]
+    last = j1 - 1
+    a0 = L[j0]
+    a1 = L[min(j0 + 1, last)]
+    a2 = L[min(j0 + 2, last)]
+    a3 = L[min(j0 + 3, last)]
+    b0 = b1 = b2 = b3 = e10 = e20 = e30 = e21 = e31 = e32 = 0.0
+    for i in range(j0, d):
+        li = L[i]
+        s0 = s1 = s2 = s3 = 0.0
+        for p in range(j0):
+            x = li[p]
+            s0 += x * a0[p]
+            s1 += x * a1[p]
+            s2 += x * a2[p]
+            s3 += x * a3[p]
+        if i >= j1:
+            x0 = (C[i, j0] - s0) / b0
+            x1 = (C[i, j0 + 1] - s1 - x0 * e10) / b1
+            x2 = (C[i, j0 + 2] - s2 - x0 * e20 - x1 * e21) / b2
+            li[j0] = x0
+            li[j0 + 1] = x1
+            li[j0 + 2] = x2
+            li[j0 + 3] = (C[i, j0 + 3] - s3 - x0 * e30 - x1 * e31 - x2 * e32) / b3
+            continue
+        # a row of the panel's diagonal block
+        li[j0] = C[i, j0] - s0
+        if j0 + 1 <= i:
+            li[j0 + 1] = C[i, j0 + 1] - s1
+        if j0 + 2 <= i:
+            li[j0 + 2] = C[i, j0 + 2] - s2
+        if j0 + 3 <= i:
+            li[j0 + 3] = C[i, j0 + 3] - s3
+        for j in range(j0, i + 1):
+            t = li[j]
+            lj = L[j]
+            for p in range(j0, j):
+                t -= li[p] * lj[p]
+            if j < i:
+                li[j] = t / lj[j]
+            elif t > 0.0:
+                li[j] = math.sqrt(t)
+            else:
+                return False
+        if i == last and j1 < d:
+            b0, b1, b2, b3 = L[j0, j0], L[j0 + 1, j0 + 1], L[j0 + 2, j0 + 2], L[j0 + 3, j0 + 3]
+            e10, e20, e30 = L[j0 + 1, j0], L[j0 + 2, j0], L[j0 + 3, j0]
+            e21, e31, e32 = L[j0 + 2, j0 + 1], L[j0 + 3, j0 + 1], L[j0 + 3, j0 + 2]
+    return True
+
+
+@jit_reduce
+def _inverse_rows(L, X, i0, i1, A):
+    """Rows i0 <= i < i1 (at most four) of X = inv(L), lower triangular, by
+    forward substitution on rows: X[i, :] = (e_i - sum_{p < i} L[i, p]
+    X[p, :]) / L[i, i]. The sums over the rows p < i0 done before are taken
+    for the four rows together (each row of X read feeds four of them), in
+    the accumulators ``A`` (4 x d); the few p inside the panel after."""
+    last = i1 - 1
+    for q in range(4):
+        for c in range(i1):
+            A[q, c] = 0.0
+    a0 = A[0]
+    a1 = A[1]
+    a2 = A[2]
+    a3 = A[3]
+    l0 = L[i0]
+    l1 = L[min(i0 + 1, last)]
+    l2 = L[min(i0 + 2, last)]
+    l3 = L[min(i0 + 3, last)]
+    for p in range(i0):
+        xp = X[p]
+        m0 = l0[p]
+        m1 = l1[p]
+        m2 = l2[p]
+        m3 = l3[p]
+        for c in range(p + 1):
+            x = xp[c]
+            a0[c] += m0 * x
+            a1[c] += m1 * x
+            a2[c] += m2 * x
+            a3[c] += m3 * x
+    for i in range(i0, i1):
+        a = A[i - i0]
+        li = L[i]
+        for p in range(i0, i):
+            m = li[p]
+            xp = X[p]
+            for c in range(p + 1):
+                a[c] += m * xp[c]
+        xi = X[i]
+        lii = li[i]
+        for c in range(i):
+            xi[c] = -a[c] / lii
+        xi[i] = 1.0 / lii
+        for c in range(i + 1, X.shape[1]):
+            xi[c] = 0.0
 
 
 @pjit
@@ -56,8 +162,9 @@ def inverse_cholesky_upper(C, U):
     nt = n_tasks(K)
     for t in prange(nt):
         L = np.empty((d, d))
+        A = np.empty((4, d))
         for k in range(*task_range(t, nt, K)):
-            ok[k] = _inverse_cholesky_one(C[k], U[k], L)
+            ok[k] = _inverse_cholesky_one(C[k], U[k], L, A)
     for k in range(K):
         if not ok[k]:
             return k

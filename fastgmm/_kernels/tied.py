@@ -21,6 +21,7 @@ from ._common import (
     BLOCK,
     PITCH,
     add_into,
+    aligned_empty,
     block_outputs,
     block_resp,
     block_buffers,
@@ -69,11 +70,11 @@ def _block_like(X):
 def _work(K, d, scatter, aux):
     ks = K if scatter else 0
     return (
-        np.empty((d, PITCH)),  # Zt
-        np.empty((d, PITCH)),  # Vt (log-density), weighted z (scatter)
-        np.empty(BLOCK),  # y
-        np.empty(BLOCK),  # maha
-        np.empty(BLOCK),  # sum_k r
+        aligned_empty(d, PITCH),  # Zt
+        aligned_empty(d, PITCH),  # Vt (log-density), weighted z (scatter)
+        aligned_empty(4, PITCH),  # Y: triangular_rows scratch
+        aligned_empty(1, BLOCK)[0],  # maha
+        aligned_empty(1, BLOCK)[0],  # sum_k r
         np.zeros(ks),  # N
         np.zeros(ks * d),  # S1
         np.zeros(d * d if scatter else 0),  # S2, upper triangle
@@ -83,9 +84,9 @@ def _work(K, d, scatter, aux):
 @jit_inline
 def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
     K, d = means.shape
-    Zt, Vt, y, maha = work[0], work[1], work[2], work[3]
+    Zt, Vt, Y, maha = work[0], work[1], work[2], work[3]
     block_diff_t(Xt, nb, center, Zt)
-    triangular_rows(prec, Zt, nb, Vt, y)
+    triangular_rows(prec, Zt, nb, Vt, Y)
     mh = maha[:nb]
     for k in range(K):
         for b in range(nb):
