@@ -16,7 +16,12 @@ import numpy as np
 from scipy import linalg
 
 from ._kernels import diag, full, full_small, spherical, tied
-from ._kernels.linalg import full_covariances, inverse_cholesky_upper
+from ._kernels.linalg import (
+    full_covariances,
+    inverse_cholesky_upper,
+    tied_covariance,
+    upper_gram,
+)
 from ._threading import call_tasks
 
 ILL_DEFINED = (
@@ -60,13 +65,6 @@ def _check_finite_covariance(cov, dtype):
         raise ill_defined_error(dtype)
 
 
-def _sym_upper(S2, d):
-    """Symmetric matrices from flat upper triangles (..., d*d)."""
-    A = S2.reshape(-1, d, d)
-    A = np.triu(A)
-    return A + np.swapaxes(np.triu(A, 1), -1, -2)
-
-
 def _full_prec_chol(cov, dtype):
     """U[k] with U U^T = inv(cov[k]), as sklearn: U = inv(cholesky(cov, lower)).T."""
     _check_finite_covariance(cov, dtype)
@@ -108,7 +106,10 @@ def _full_logdet(U):
 
 
 def _full_precisions(U):
-    return np.matmul(U, np.swapaxes(U, 1, 2))
+    U = np.ascontiguousarray(U, dtype=np.float64)
+    P = np.empty_like(U)
+    upper_gram(U, P)
+    return P
 
 
 def _full_from_precisions(P):
@@ -129,17 +130,16 @@ def _full_seed_cov(gram, seeds, nk, means, reg, d):
 
 # --- tied -----------------------------------------------------------------
 def _tied_cov(N, S1, S2, delta, nk, reg, d):
-    C = _sym_upper(S2, d)[0]
-    C -= S1.T @ delta + delta.T @ S1
-    C += (delta * N[:, None]).T @ delta
-    C /= nk.sum()
-    C.flat[:: d + 1] += reg
+    C = np.empty((d, d))
+    c = np.ascontiguousarray
+    tied_covariance(c(N), c(S1), c(S2).reshape(d * d), c(delta), float(nk.sum()), float(reg), C)
     return C
 
 
 def _tied_seed_cov(gram, seeds, nk, means, reg, d):
     # sklearn's (X^T X - nk m^T m) / sum nk over all rows, not the seeds' scatter
-    C = (gram() - (nk * means.T) @ means) / nk.sum()
+    # einsum's own loops, not a threaded BLAS product (see tied_covariance)
+    C = (gram() - np.einsum("k,ki,kj->ij", nk, means, means)) / nk.sum()
     C.flat[:: d + 1] += reg
     return C
 
@@ -149,7 +149,7 @@ def _tied_logdet(U):
 
 
 def _tied_precisions(U):
-    return U @ U.T
+    return _full_precisions(U[None])[0]
 
 
 def _tied_sample(rng, means, cov, counts):

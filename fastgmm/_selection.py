@@ -471,7 +471,8 @@ def _information_criteria(gm, X, sw):
         # power of two (no loss on subnormal weights)
         scaled = power_of_two_scaled(sw)
         pos = scaled > 0
-        score = float(np.dot(scaled[pos], lpn[pos].astype(np.float64)) / np.sum(scaled))
+        # (NumPy's pairwise sum, never a threaded BLAS dot: see linalg.tied_covariance)
+        score = float(np.sum(scaled[pos] * lpn[pos].astype(np.float64)) / np.sum(scaled))
     bic = -2 * score * n + p * math.log(n)
     aic = -2 * score * n + 2 * p
     return bic, aic, score, p

@@ -44,9 +44,10 @@ def kernel_args(ct, params):
     d = means.shape[1]
     with np.errstate(divide="ignore", invalid="ignore"):
         const = np.log(weights) + ct.logdet(U, d) - 0.5 * d * _LOG_2PI
-    # the tied kernel's centre: the mixture mean (any point near the data)
+    # the tied kernel's centre: the mixture mean (any point near the data);
+    # einsum's own loop, never a threaded BLAS call (see linalg.tied_covariance)
     if np.all(np.isfinite(weights)):
-        center = np.ascontiguousarray(weights @ means)
+        center = np.einsum("k,kd->d", weights, means)
     else:
         center = means[0].copy()
     # a writable copy: a read-only const would compile and load a second

@@ -163,6 +163,19 @@ def full_covariances(N, S1, S2, delta, nk, reg):
     return C
 
 
+def tied_covariance(N, S1, S2, delta, nk, reg):
+    """The tied covariance from statistics shifted by one centre (S2: one
+    flat upper triangle)."""
+    d = S1.shape[1]
+    A = np.triu(S2.reshape(d, d))
+    C = A + np.triu(A, 1).T
+    C -= S1.T @ delta + delta.T @ S1
+    C += (delta * N[:, None]).T @ delta
+    C /= nk.sum()
+    C.flat[:: d + 1] += reg
+    return C
+
+
 def cumsum_search(closest, sw, values):
     """``np.searchsorted(np.cumsum(w * closest), values)`` clipped to n - 1."""
     c = np.cumsum(closest if sw is None else sw * closest)

@@ -582,6 +582,36 @@ def test_full_covariances_matches_numpy(rng, d):
     np.testing.assert_array_equal(got, naive.full_covariances(N, S1, S2, delta, nk, 1e-6))
 
 
+@pytest.mark.parametrize("d", [1, 2, 5, 50])
+def test_tied_covariance_matches_numpy(rng, d):
+    from fastgmm._kernels.linalg import tied_covariance
+
+    K = 4
+    N = rng.uniform(1, 5, size=K)
+    S1 = rng.normal(size=(K, d))
+    S2 = rng.normal(size=d * d)
+    delta = rng.normal(size=(K, d))
+    nk = N + 1e-15
+    got = np.full((d, d), np.nan)
+    tied_covariance(N, S1, S2, delta, nk.sum(), 1e-6, got)
+    want = naive.tied_covariance(N, S1, S2, delta, nk, 1e-6)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13 * np.abs(want).max())
+    np.testing.assert_array_equal(got, got.T)  # S2's lower triangle is never read
+
+
+@pytest.mark.parametrize("d", [1, 2, 5, 50])
+def test_upper_gram_matches_numpy(rng, d):
+    from fastgmm._kernels.linalg import upper_gram
+
+    U = np.triu(rng.normal(size=(3, d, d)))
+    U[:, np.tril_indices(d, -1)[0], np.tril_indices(d, -1)[1]] = np.nan  # never read
+    P = np.empty_like(U)
+    upper_gram(U, P)
+    want = np.matmul(np.triu(np.nan_to_num(U)), np.swapaxes(np.triu(np.nan_to_num(U)), 1, 2))
+    np.testing.assert_allclose(P, want, rtol=1e-12, atol=1e-13 * np.abs(want).max())
+    np.testing.assert_array_equal(P, np.swapaxes(P, 1, 2))
+
+
 def test_inverse_cholesky_matches_numpy(rng):
     from fastgmm._kernels.linalg import inverse_cholesky_upper
 
