@@ -613,10 +613,12 @@ def test_upper_gram_matches_numpy(rng, d):
 
 
 def test_inverse_cholesky_matches_numpy(rng):
-    from fastgmm._kernels.linalg import inverse_cholesky_upper
+    from fastgmm._kernels.linalg import PANEL_MIN, inverse_cholesky_upper
 
-    # panels of four: whole, ragged, and matrices of several panels
-    for d in (1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 50, 131):
+    assert 5 < PANEL_MIN <= 20  # the dimensions below reach both algorithms
+    # the plain algorithm below PANEL_MIN; from it, panels of four: whole,
+    # ragged, and matrices of many panels
+    for d in (1, 2, 5, 17, 19, 20, 21, 22, 23, 50, 131):
         A = rng.normal(size=(6, d, d))
         C = A @ np.swapaxes(A, 1, 2) + 0.1 * np.eye(d)
         want = np.swapaxes(np.linalg.inv(np.linalg.cholesky(C)), 1, 2)

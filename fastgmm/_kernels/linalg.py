@@ -11,6 +11,41 @@ from .._config import jit, jit_reduce, pjit
 from ._common import n_tasks, task_range
 
 
+#: Below this many features a matrix sits in L1 and the plain algorithm,
+#: one column or row at a time, is faster (one matrix, one thread, plain /
+#: panels: d = 10 0.7 / 1.1 us, 16 1.4 / 1.6 us, 32 5.8 / 4.3 us)
+PANEL_MIN = 20
+
+
+@jit_reduce
+def _inverse_cholesky_small(C, U, L):
+    """``_inverse_cholesky_one`` for small d: Cholesky by columns, then inv(L)
+    by forward substitution on the identity, as LAPACK's potrf and trtrs."""
+    d = C.shape[0]
+    for j in range(d):
+        s = C[j, j]
+        for p in range(j):
+            s -= L[j, p] * L[j, p]
+        if not s > 0.0:
+            return False
+        ljj = math.sqrt(s)
+        L[j, j] = ljj
+        for i in range(j + 1, d):
+            t = C[i, j]
+            for p in range(j):
+                t -= L[i, p] * L[j, p]
+            L[i, j] = t / ljj
+    for c in range(d):
+        for i in range(c):
+            U[c, i] = 0.0  # U is upper: U[c, i] = inv(L)[i, c] = 0 for i < c
+        for i in range(c, d):
+            t = 1.0 if i == c else 0.0
+            for p in range(c, i):
+                t -= L[i, p] * U[c, p]
+            U[c, i] = t / L[i, i]
+    return True
+
+
 @jit_reduce
 def _inverse_cholesky_one(C, U, L, A):
     """U = inv(L)^T for L L^T = C (d x d; only C's lower triangle is read),
@@ -19,13 +54,16 @@ def _inverse_cholesky_one(C, U, L, A):
 
     Both steps go four rows or columns at a time, so that each row of L or
     of inv(L) read from memory feeds four dot products or four updates
-    (d = 500: a matrix is 2 MB, outside L2; one matrix, one thread, d = 50 /
-    200 / 500: 17.9 / 926 / 13,400 us before, 10.1 / 224 / 2,360 after):
+    (d = 500: a matrix is 2 MB, outside L2; one matrix, one thread, against
+    ``_inverse_cholesky_small``, d = 50 / 200 / 400 / 500: 17.2 / 846 / 6,784
+    / 13,400 us, 10.2 / 229 / 1,077 / 2,360 us with panels):
     Cholesky left-looking by panels of four columns (``_cholesky_panel``),
     then inv(L) by forward substitution on rows, four rows at a time
     (``_inverse_rows``), written over U and transposed in place.
     """
     d = C.shape[0]
+    if d < PANEL_MIN:
+        return _inverse_cholesky_small(C, U, L)
     for j0 in range(0, d, 4):
         if not _cholesky_panel(L, C, j0, min(d, j0 + 4)):
             return False
