@@ -313,6 +313,28 @@ def test_points_far_from_every_component(X):
     assert gm.predict(far).dtype == np.int64
 
 
+@pytest.mark.parametrize("d", [8, 17, 20])
+def test_tied_deviation_overflowing_to_inf_scores_minus_inf(d):
+    """A row whose deviation from the tied kernel's centre overflows (finite
+    X near the float64 limit, a mean set by hand near -1e308) scores -inf,
+    as in scikit-learn: the tiled triangular product (d >= 16) must not
+    multiply the infinite deviation by U's zeros below the diagonal."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, d))
+    gm = GaussianMixture(2, covariance_type="tied", random_state=0).fit(X)
+    T = X[:4].copy()
+    T[1, 5] = 1.7e308  # the second column of its 4 x 4 tile
+    T[2, 5] = -1.7e308
+    T[3, d - 1] = 1.7e308
+    gm.means_[0, 5] = -1e308  # centre about -5e307: x - centre overflows for row 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        scores = gm.score_samples(T)
+        proba = gm.predict_proba(T)
+    assert np.isfinite(scores[0]) and np.all(scores[1:] == -np.inf)
+    assert not np.any(np.isnan(proba))
+
+
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_zero_initial_weight_stays_finite(X, cov_type):
     # log(0) = -inf for a component: no responsibility, weight ~1e-17 after

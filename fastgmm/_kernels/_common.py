@@ -626,17 +626,21 @@ def _triangular_maha_tiled(U, c, Xt, nb, Y, m):
     y2 = Y[2, :nb]
     y3 = Y[3, :nb]
     for j0 in range(0, d, 4):
-        _triangular_tile(U, c, Xt, nb, j0, y0, y1, y2, y3)
+        _triangular_tile(U, c, Xt, nb, j0, y0, y1, y2, y3, False)
         for b in range(nb):
             m[b] += (y0[b] * y0[b] + y1[b] * y1[b]) + (y2[b] * y2[b] + y3[b] * y3[b])
 
 
 @jit_reduce
-def _triangular_tile(U, c, Xt, nb, j0, y0, y1, y2, y3):
+def _triangular_tile(U, c, Xt, nb, j0, y0, y1, y2, y3, exact):
     """y_q[:nb] = c_j + sum_{l <= j} U[l, j] Xt[l, :nb] for the four output
     columns j = j0 + q (q = 0..3) of upper-triangular U: a 4 x 4 register
     tile, four outputs per load of an input row. Columns j >= d come out 0;
-    an empty ``c`` is no bias."""
+    an empty ``c`` is no bias. The tile on the diagonal multiplies U's zeros
+    below it by its input rows, unless ``exact``: then each of those rows
+    updates only the columns j >= l, so that an infinite input (a deviation
+    x - c that overflowed) gives inf, not 0 * inf = NaN, in the columns
+    before it."""
     prefer_wide_vectors()
     d = U.shape[0]
     biased = c.shape[0] != 0
@@ -650,8 +654,9 @@ def _triangular_tile(U, c, Xt, nb, j0, y0, y1, y2, y3):
         y2[b] = c2
         y3[b] = c3
     end = min(d, j0 + 4)  # input rows l < end reach columns j0..j0+3
+    stop = j0 if exact else end  # 4-row steps; exact: only above the diagonal tile
     l = 0
-    while l + 4 <= end:
+    while l + 4 <= stop:
         u00, u01, u02, u03 = _upper(U, l, j0), _upper(U, l, j0 + 1), _upper(U, l, j0 + 2), _upper(U, l, j0 + 3)
         u10, u11, u12, u13 = _upper(U, l + 1, j0), _upper(U, l + 1, j0 + 1), _upper(U, l + 1, j0 + 2), _upper(U, l + 1, j0 + 3)
         u20, u21, u22, u23 = _upper(U, l + 2, j0), _upper(U, l + 2, j0 + 1), _upper(U, l + 2, j0 + 2), _upper(U, l + 2, j0 + 3)
@@ -673,12 +678,27 @@ def _triangular_tile(U, c, Xt, nb, j0, y0, y1, y2, y3):
     while l < end:
         u00, u01, u02, u03 = _upper(U, l, j0), _upper(U, l, j0 + 1), _upper(U, l, j0 + 2), _upper(U, l, j0 + 3)
         d0 = Xt[l, :nb]
-        for b in range(nb):
-            p = d0[b]
-            y0[b] += u00 * p
-            y1[b] += u01 * p
-            y2[b] += u02 * p
-            y3[b] += u03 * p
+        if not exact or l <= j0:
+            for b in range(nb):
+                p = d0[b]
+                y0[b] += u00 * p
+                y1[b] += u01 * p
+                y2[b] += u02 * p
+                y3[b] += u03 * p
+        elif l == j0 + 1:
+            for b in range(nb):
+                p = d0[b]
+                y1[b] += u01 * p
+                y2[b] += u02 * p
+                y3[b] += u03 * p
+        elif l == j0 + 2:
+            for b in range(nb):
+                p = d0[b]
+                y2[b] += u02 * p
+                y3[b] += u03 * p
+        else:
+            for b in range(nb):
+                y3[b] += u03 * d0[b]
         l += 1
 
 
@@ -724,6 +744,7 @@ def triangular_rows(U, Zt, nb, Vt, Y):
                 Vt[j0 + 1, :nb] if j0 + 1 < d else Y[1, :nb],
                 Vt[j0 + 2, :nb] if j0 + 2 < d else Y[2, :nb],
                 Vt[j0 + 3, :nb] if j0 + 3 < d else Y[3, :nb],
+                True,  # Zt holds deviations x - c, which may have overflowed
             )
         return
     yy = Y[0, :nb]

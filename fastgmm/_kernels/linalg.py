@@ -48,8 +48,8 @@ def _inverse_cholesky_small(C, U, L):
 
 @jit_reduce
 def _inverse_cholesky_one(C, U, L, A):
-    """U = inv(L)^T for L L^T = C (d x d; only C's lower triangle is read),
-    with ``L`` as scratch. False when C is not numerically positive definite
+    """U = inv(L)^T for L L^T = C (d x d, d >= PANEL_MIN; only C's lower
+    triangle is read), with ``L`` and ``A`` (4 x d) as scratch. False when C is not numerically positive definite
     (a pivot <= 0 or NaN).
 
     Both steps go four rows or columns at a time, so that each row of L or
@@ -62,8 +62,6 @@ def _inverse_cholesky_one(C, U, L, A):
     (``_inverse_rows``), written over U and transposed in place.
     """
     d = C.shape[0]
-    if d < PANEL_MIN:
-        return _inverse_cholesky_small(C, U, L)
     for j0 in range(0, d, 4):
         if not _cholesky_panel(L, C, j0, min(d, j0 + 4)):
             return False
@@ -190,9 +188,10 @@ def inverse_cholesky_upper(C, U):
     """U[k] = inv(L_k)^T for L_k L_k^T = C[k] (so U[k] U[k]^T = inv(C[k])).
 
     ``C`` and ``U`` are (K, d, d) float64; only the lower triangle of ``C``
-    is read. Cholesky by columns, then inv(L) by forward substitution on the
-    identity, as LAPACK's potrf and trtrs compute them; components in
-    parallel. Returns the index of the first matrix that is not numerically
+    is read. Below ``PANEL_MIN`` features Cholesky by columns, then inv(L)
+    by forward substitution on the identity, as LAPACK's potrf and trtrs
+    compute them; from it the same by panels of four (``_inverse_cholesky_one``);
+    components in parallel. Returns the index of the first matrix that is not numerically
     positive definite (a pivot <= 0 or NaN), or -1.
     """
     K, d, _ = C.shape
@@ -200,9 +199,12 @@ def inverse_cholesky_upper(C, U):
     nt = n_tasks(K)
     for t in prange(nt):
         L = np.empty((d, d))
-        A = np.empty((4, d))
+        A = np.empty((4, d if d >= PANEL_MIN else 0))
         for k in range(*task_range(t, nt, K)):
-            ok[k] = _inverse_cholesky_one(C[k], U[k], L, A)
+            if d < PANEL_MIN:  # chosen here, one call layer less (d = 2: 0.69 -> 0.50 us)
+                ok[k] = _inverse_cholesky_small(C[k], U[k], L)
+            else:
+                ok[k] = _inverse_cholesky_one(C[k], U[k], L, A)
     for k in range(K):
         if not ok[k]:
             return k
@@ -245,14 +247,14 @@ def tied_covariance(N, S1, S2, delta, nk_sum, reg, C):
         for l in range(j, d):
             C[j, l] = S2[j * d + l]
     for k in range(K):
-        dk = delta[k]
-        sk = S1[k]
         for j in range(d):
-            s1j = sk[j]
-            dj = dk[j]
+            s1j = S1[k, j]
+            dj = delta[k, j]
             ndj = N[k] * dj
-            cj = C[j]
-            for l in range(j, d):
+            cj = C[j, j:]  # slices from j, indexed from 0: vectorised (see _upper_gram_one)
+            dk = delta[k, j:]
+            sk = S1[k, j:]
+            for l in range(d - j):
                 cj[l] += ndj * dk[l] - (s1j * dk[l] + dj * sk[l])
     for j in range(d):
         C[j, j] = C[j, j] / nk_sum + reg
@@ -261,25 +263,55 @@ def tied_covariance(N, S1, S2, delta, nk_sum, reg, C):
             C[l, j] = C[j, l]
 
 
-@jit_reduce
+@jit
 def upper_gram(U, P):
     """P[k] = U[k] U[k]^T for upper-triangular U[k] ((K, d, d) float64):
     P[j, l] = sum_{p >= max(j, l)} U[j, p] U[l, p], the upper triangle by
-    row dot products, mirrored. The precisions from their Cholesky factors,
-    compiled for the reason given in ``tied_covariance``: a threaded BLAS
-    product at the end of a fit left OpenBLAS's threads spinning for 0.1 s,
-    on the cores of the next call (score_samples right after fit, tied-200:
-    20-25 ms instead of 8)."""
-    K, d, _ = U.shape
-    for k in range(K):
-        Uk = U[k]
-        Pk = P[k]
-        for j in range(d):
-            uj = Uk[j]
-            for l in range(j, d):
-                ul = Uk[l]
+    row dot products, mirrored (exactly symmetric). The precisions from
+    their Cholesky factors, compiled for the reason given in
+    ``tied_covariance``: a threaded BLAS product at the end of a fit left
+    OpenBLAS's threads spinning for 0.1 s, on the cores of the next call
+    (score_samples right after fit, tied-200: 20-25 ms instead of 8)."""
+    for k in range(U.shape[0]):
+        _upper_gram_one(U[k], P[k])
+
+
+@jit_reduce
+def _upper_gram_one(U, P):
+    """``upper_gram`` of one matrix, four rows j0..j0+3 at a time: each row
+    l below them read once feeds the four dot products (the four rows stay
+    in L1), the few entries inside the 4 x 4 diagonal block one by one.
+    The sums run over slices starting at l, indexed from 0: indexed from l
+    instead, LLVM did not vectorise them (d = 400: 3.2 ms -> 0.49 ms;
+    numpy's matmul on one BLAS thread: 1.2 ms)."""
+    d = U.shape[0]
+    for j0 in range(0, d, 4):
+        last = min(d, j0 + 4) - 1
+        for j in range(j0, last + 1):  # the diagonal block
+            for l in range(j, last + 1):
+                uj = U[j, l:]
+                ul = U[l, l:]
                 s = 0.0
-                for p in range(l, d):
+                for p in range(d - l):
                     s += uj[p] * ul[p]
-                Pk[j, l] = s
-                Pk[l, j] = s
+                P[j, l] = s
+                P[l, j] = s
+        if last + 1 == d:
+            continue  # a ragged block is the last one: no rows below it
+        for l in range(last + 1, d):
+            ul = U[l, l:]
+            r0 = U[j0, l:]
+            r1 = U[j0 + 1, l:]
+            r2 = U[j0 + 2, l:]
+            r3 = U[j0 + 3, l:]
+            s0 = s1 = s2 = s3 = 0.0
+            for p in range(d - l):
+                x = ul[p]
+                s0 += r0[p] * x
+                s1 += r1[p] * x
+                s2 += r2[p] * x
+                s3 += r3[p] * x
+            P[j0, l] = P[l, j0] = s0
+            P[j0 + 1, l] = P[l, j0 + 1] = s1
+            P[j0 + 2, l] = P[l, j0 + 2] = s2
+            P[j0 + 3, l] = P[l, j0 + 3] = s3
