@@ -620,6 +620,7 @@ def _upper(U, l, j):
 
 @jit_reduce
 def _triangular_maha_tiled(U, c, Xt, nb, Y, m):
+    prefer_wide_vectors()  # the sum of squares below; the tiles ask in _triangular_tile
     d = U.shape[0]
     y0 = Y[0, :nb]
     y1 = Y[1, :nb]
