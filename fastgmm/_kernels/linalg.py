@@ -49,8 +49,8 @@ def _inverse_cholesky_small(C, U, L):
 @jit_reduce
 def _inverse_cholesky_one(C, U, L, A):
     """U = inv(L)^T for L L^T = C (d x d, d >= PANEL_MIN; only C's lower
-    triangle is read), with ``L`` and ``A`` (4 x d) as scratch. False when C is not numerically positive definite
-    (a pivot <= 0 or NaN).
+    triangle is read), with ``L`` and ``A`` (4 x d) as scratch. False when C
+    is not numerically positive definite (a pivot <= 0 or NaN).
 
     Both steps go four rows or columns at a time, so that each row of L or
     of inv(L) read from memory feeds four dot products or four updates
