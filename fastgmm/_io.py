@@ -96,7 +96,9 @@ def save_model(model, path):
         values, a precision factor that is not triangular, precisions that
         do not match it): :func:`load_model` would refuse such a file. A
         lower-triangular ``precisions_cholesky_`` set by hand is written as
-        the upper-triangular factor of the same precisions.
+        the upper-triangular factor of the same precisions. Or ``path`` names
+        a directory (``.``, ``..``, or a name ending in a separator), which
+        would make a hidden file such as ``..npz``.
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -128,6 +130,9 @@ def save_model(model, path):
     if hasattr(model, "feature_names_in_"):
         extra["feature_names_in_"] = np.asarray(model.feature_names_in_, dtype=str)
     path = os.fspath(path)
+    if os.path.split(path)[1] in ("", ".", ".."):
+        # '.', '..' or 'dir/' would become the hidden files '..npz', '...npz', 'dir/.npz'
+        raise ValueError(f"cannot save a model to {path!r}: it names a directory, not a file")
     if not path.endswith(".npz"):
         path += ".npz"
     with open(path, "wb") as f:

@@ -177,6 +177,8 @@ def test_error_messages(files, capsys, tmp_path):
     cases = [
         (["fit", str(d / "text.csv")], "line 3, column 2: 'abc' is not a number"),
         (["fit", str(d / "iris.csv"), "-k", "151"], "n_samples >= n_components"),
+        (["fit", str(d / "iris.csv"), "-k", "2", "-o", str(tmp_path) + "/"],
+         "names a directory, not a file"),
         (["select", str(d / "moons.csv"), "-k", "0-2"], "n_components must be >= 1, got 0"),
         (["select", str(d / "moons.csv"), "-k", "300"], "<= n_samples = 200, got 300"),
         (["select", str(d / "moons.csv"), "-k", "2,1-1000000000000"], "got 201"),

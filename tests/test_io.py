@@ -1,6 +1,7 @@
 """Model files (.npz, no pickle): round trip and refusal of other files."""
 
 import json
+import os
 import struct
 import warnings
 import zipfile
@@ -233,6 +234,22 @@ def test_refuses_tied_and_diag_arrays_swapped(tmp_path, saved, read):
     with pytest.raises(ModelFileError, match="precisions_cholesky_"):
         load_model(path)
 
+
+
+def test_save_to_a_directory_name_is_refused(tmp_path, iris, monkeypatch):
+    """'.', '..' and 'dir/' would become the hidden files '..npz', '...npz'
+    and 'dir/.npz'; a plain name that happens to be a directory still gets
+    its '.npz' (NumPy's rule), beside the directory."""
+    gm = GaussianMixture(2, random_state=0).fit(iris)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    for name in (".", "..", "models/", str(tmp_path) + os.sep, "models/.."):
+        with pytest.raises(ValueError, match="names a directory"):
+            save_model(gm, name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models"]
+    assert list((tmp_path / "models").iterdir()) == []
+    assert save_model(gm, "models") == "models.npz"
+    assert load_model("models.npz").n_components == 2
 
 
 @pytest.mark.parametrize("cov", COV)
