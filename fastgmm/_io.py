@@ -229,8 +229,9 @@ def _values_problem(ct, data, d, n_iter):
     """Why the arrays are ones no fit could have written together, or None:
     weights off the simplex (after an EM step, ``n_iter > 0``: a
     ``max_iter=0`` fit keeps its initial weights, which sum to K/n when every
-    component starts from one seed row), a precision factor that is not upper triangular
-    with a positive diagonal, precisions or covariances that do not match it.
+    component starts from one seed row), a precision factor that is not
+    upper triangular with a positive diagonal, precisions or covariances
+    that do not match it.
 
     The two match tests allow the rounding of a fit and of the file's dtype,
     bounded elementwise (a-posteriori bounds, so ill-conditioned models of

@@ -438,6 +438,10 @@ def shifted_moments(r, x, m, nb):
 #: rows from which scatter_upper uses 4 x 4 tiles
 SCATTER_TILE4_MIN = 12
 
+#: features from which the triangular products (``triangular_maha``,
+#: ``triangular_rows``) use 4 x 4 register tiles
+TRIANGULAR_TILE_MIN = 16
+
 
 @jit_reduce
 def scatter_upper(A, W, nb, S, base, stride):
@@ -584,14 +588,15 @@ def triangular_maha(U, c, Xt, nb, Y, mh):
 
     y_j = c_j + sum_{l <= j} U[l, j] Xt[l, :], mh = sum_j y_j^2, rows
     innermost. Small d: one output column at a time, four input rows per
-    load/store of y. d >= 16: 4 x 4 register tiles (four outputs share each
-    input row), which halves the memory traffic per multiply-add.
+    load/store of y. d >= TRIANGULAR_TILE_MIN: 4 x 4 register tiles (four
+    outputs share each input row), which halves the memory traffic per
+    multiply-add.
     """
     d = U.shape[0]
     m = mh[:nb]
     for b in range(nb):
         m[b] = 0.0
-    if d >= 16:
+    if d >= TRIANGULAR_TILE_MIN:
         _triangular_maha_tiled(U, c, Xt, nb, Y, m)
         return
     yy = Y[0, :nb]
@@ -733,11 +738,11 @@ def _triangular_column(U, Zt, nb, j, yy, start):
 @jit
 def triangular_rows(U, Zt, nb, Vt, Y):
     """Vt[j, :nb] = sum_{l <= j} U[l, j] Zt[l, :nb] (= (Z U)^T for upper U),
-    rows innermost; ``Y`` is (4, >= nb) scratch. d >= 16: 4 x 4 register
-    tiles, as ``triangular_maha`` (the rows of a ragged last tile past d go
-    to ``Y``); smaller d: one output row at a time."""
+    rows innermost; ``Y`` is (4, >= nb) scratch. d >= TRIANGULAR_TILE_MIN:
+    4 x 4 register tiles, as ``triangular_maha`` (the rows of a ragged last
+    tile past d go to ``Y``); smaller d: one output row at a time."""
     d = U.shape[0]
-    if d >= 16:
+    if d >= TRIANGULAR_TILE_MIN:
         no_bias = Y[0, :0]
         for j0 in range(0, d, 4):
             _triangular_tile(

@@ -178,9 +178,7 @@ def _inverse_rows(L, X, i0, i1, A):
         lii = li[i]
         for c in range(i):
             xi[c] = -a[c] / lii
-        xi[i] = 1.0 / lii
-        for c in range(i + 1, X.shape[1]):
-            xi[c] = 0.0
+        xi[i] = 1.0 / lii  # (right of the diagonal: written by the caller's transpose)
 
 
 @pjit
