@@ -17,7 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._covariance import covariances_from_prec_chol, upper_factor
-from ._stats import Params, estep_stats, kernel_args, mean_loglik, mstep, no_weights
+from ._stats import Params, em_step, kernel_args, mean_loglik, no_weights
 from ._threading import call_kernel
 
 _FLOAT_DTYPES = [np.float64, np.float32]
@@ -240,8 +240,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
             converged = False
             for n_iter in range(1, self.max_iter + 1):
                 prev_lower_bound = lower_bound
-                total, shift = estep_stats(ct, X, sw, params)
-                params = mstep(ct, total, shift, self.reg_covar, dtype)
+                total, params = em_step(ct, X, sw, params, self.reg_covar, dtype)
                 lower_bound = dtype.type(mean_loglik(total))
                 current_lower_bounds.append(lower_bound)
                 change = lower_bound - prev_lower_bound

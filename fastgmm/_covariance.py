@@ -71,7 +71,7 @@ def _full_prec_chol(cov, dtype):
     C = np.ascontiguousarray(cov, dtype=np.float64)
     U = np.empty_like(C)
     K, d, _ = C.shape
-    if call_tasks(inverse_cholesky_upper, C, U, work=K * d**3 // 2) >= 0:
+    if call_tasks(inverse_cholesky_upper, C, U, work=K * d**3 // 2) >= 0:  # factor_work
         raise ill_defined_error(dtype)
     return U
 
@@ -99,10 +99,6 @@ def _full_cov(N, S1, S2, delta, nk, reg, d):
     c = np.ascontiguousarray
     full_covariances(c(N), c(S1), c(S2).reshape(K, d * d), c(delta), c(nk), float(reg), C)
     return C
-
-
-def _full_logdet(U):
-    return np.sum(np.log(np.diagonal(U, axis1=1, axis2=2)), axis=1)
 
 
 def _full_precisions(U):
@@ -144,10 +140,6 @@ def _tied_seed_cov(gram, seeds, nk, means, reg, d):
     return C
 
 
-def _tied_logdet(U):
-    return np.sum(np.log(np.diag(U)))
-
-
 def _tied_precisions(U):
     return _full_precisions(U[None])[0]
 
@@ -160,10 +152,6 @@ def _tied_sample(rng, means, cov, counts):
 def _diag_cov(N, S1, S2, delta, nk, reg, d):
     S2 = S2.reshape(-1, d)
     return (S2 - 2.0 * S1 * delta + N[:, None] * delta**2) / nk[:, None] + reg
-
-
-def _diag_logdet(U):
-    return np.sum(np.log(U), axis=1)
 
 
 def _square(U):
@@ -191,10 +179,6 @@ def _diag_seed_cov(gram, seeds, nk, means, reg, d):
 def _spherical_cov(N, S1, S2, delta, nk, reg, d):
     num = S2 - 2.0 * np.sum(S1 * delta, axis=1) + N * np.sum(delta**2, axis=1)
     return num / nk / d + reg
-
-
-def _spherical_logdet(U, d):
-    return d * np.log(U)
 
 
 def _scaled_eigen_min(cov, scale2):
@@ -307,8 +291,6 @@ class CovarianceType:
     covariances: Callable
     #: (covariances, dtype) -> U, raising sklearn's ill-defined error
     prec_chol: Callable
-    #: (U, d) -> log det(U) per component (broadcastable to (K,))
-    logdet: Callable
     #: U -> precisions
     precisions: Callable
     #: precisions -> U
@@ -318,6 +300,9 @@ class CovarianceType:
     #: (K, d) -> multiply-adds per row of a statistics pass (a cost estimate
     #: that decides whether a call is worth the thread pool)
     row_work: Callable = None
+    #: (K, d) -> multiply-adds of the M-step's precision factors (large ones
+    #: run in parallel, outside the compiled M-step: ``_stats.em_step``)
+    factor_work: Callable = lambda K, d: 0
     #: statistics are shifted by a single centre rather than by the means
     shift_is_center: bool = False
     #: (gram, seeds, nk, means, reg, d) -> sklearn's covariances for
@@ -357,11 +342,11 @@ COVARIANCE_TYPES = {
         lambda K, d: K * d * (d + 1) / 2.0,
         _full_cov,
         _full_prec_chol,
-        lambda U, d: _full_logdet(U),
         _full_precisions,
         _full_from_precisions,
         _full_sample,
         row_work=lambda K, d: K * d * (d + 3) // 2,
+        factor_work=lambda K, d: K * d**3 // 2,
         seed_covariances=_full_seed_cov,
         relative_variance=_full_relative_variance,
         covariances_in_X_dtype=True,
@@ -375,11 +360,11 @@ COVARIANCE_TYPES = {
         lambda K, d: d * (d + 1) / 2.0,
         _tied_cov,
         _chol_upper_inverse,
-        lambda U, d: _tied_logdet(U),
         _tied_precisions,
         _chol_from_precision,
         _tied_sample,
         row_work=lambda K, d: d * (d + 1) // 2 + 2 * K * d,
+        factor_work=lambda K, d: d**3 // 2,
         shift_is_center=True,
         seed_covariances=_tied_seed_cov,
         relative_variance=_tied_relative_variance,
@@ -392,7 +377,6 @@ COVARIANCE_TYPES = {
         lambda K, d: K * d,
         _diag_cov,
         _positive_sqrt_inv,
-        lambda U, d: _diag_logdet(U),
         _square,
         _sqrt,
         _diag_sample,
@@ -407,7 +391,6 @@ COVARIANCE_TYPES = {
         lambda K, d: K,
         _spherical_cov,
         _positive_sqrt_inv,
-        _spherical_logdet,
         _square,
         _sqrt,
         _diag_sample,

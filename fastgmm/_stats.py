@@ -8,16 +8,14 @@ Statistics of disjoint row blocks add up, so chunked, out-of-core and
 distributed fits reuse the same M-step.
 """
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from ._config import PARALLEL_MIN_WORK
 from ._covariance import OVERFLOW, UNREACHABLE, check_not_collapsed
 from ._kernels._common import split_stats
 from ._threading import call_kernel
-
-_LOG_2PI = math.log(2.0 * math.pi)
 
 
 @dataclass
@@ -28,6 +26,8 @@ class Params:
     means: np.ndarray
     covariances: np.ndarray
     precisions_cholesky: np.ndarray
+    #: ``kernel_args`` of these parameters, where the M-step gave them
+    kernel: tuple = None
 
     def copy(self):
         return Params(*(None if a is None else a.copy() for a in self.astuple()))
@@ -37,22 +37,16 @@ class Params:
 
 
 def kernel_args(ct, params):
-    """(means, U, const, center): the kernels' view of the parameters."""
+    """(means, U, const, center): the kernels' view of the parameters
+    (``const`` and the mixture mean ``center``: ``_kernels.mstep``)."""
+    if params.kernel is not None:
+        return params.kernel
     means = np.ascontiguousarray(params.means, dtype=np.float64)
     U = np.ascontiguousarray(params.precisions_cholesky, dtype=np.float64)
-    weights = np.asarray(params.weights, dtype=np.float64)
-    d = means.shape[1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        const = np.log(weights) + ct.logdet(U, d) - 0.5 * d * _LOG_2PI
-    # the tied kernel's centre: the mixture mean (any point near the data);
-    # einsum's own loop, never a threaded BLAS call (see linalg.tied_covariance)
-    if np.all(np.isfinite(weights)):
-        center = np.einsum("k,kd->d", weights, means)
-    else:
-        center = means[0].copy()
-    # a writable copy: a read-only const would compile and load a second
-    # specialisation of every kernel (label_stats passes writable arrays)
-    const = np.array(np.broadcast_to(const, weights.shape), dtype=np.float64)
+    weights = np.ascontiguousarray(params.weights, dtype=np.float64)
+    const = np.empty(means.shape[0])  # writable: a read-only const would
+    center = np.empty(means.shape[1])  # compile a second specialisation
+    ct.kernels.kernel_const(weights, means, U, const, center)
     return means, U, const, center
 
 
@@ -73,14 +67,37 @@ def stats_shift(ct, center, per_component):
     return per_component
 
 
-def estep_stats(ct, X, sw, params):
-    """One fused pass: statistics shifted by the current parameters."""
-    means, U, const, center = kernel_args(ct, params)
+def _stats_pass(ct, X, sw, args):
+    means, U, const, center = args
     work = X.shape[0] * ct.row_work(*means.shape)
-    total = call_kernel(
+    return call_kernel(
         ct.kernels_for(X.shape[1]).stats, X, sw, no_resp(X), means, U, const, center, work=work
     )
-    return total, stats_shift(ct, center, means)
+
+
+def estep_stats(ct, X, sw, params):
+    """One fused pass: statistics shifted by the current parameters."""
+    args = kernel_args(ct, params)
+    return _stats_pass(ct, X, sw, args), stats_shift(ct, args[3], args[0])
+
+
+def em_step(ct, X, sw, params, reg_covar, dtype):
+    """One EM iteration from ``params``: (statistics, new parameters).
+
+    Where the precision factors are a small computation (and reg_covar > 0:
+    no collapse check), the M-step runs compiled and gives the kernels'
+    arguments for the next pass with it (``_kernels.mstep``: bitwise the
+    parameters of :func:`mstep`, which runs instead where it fails, to raise
+    its error).
+    """
+    args = kernel_args(ct, params)
+    means, center = args[0], args[3]
+    total = _stats_pass(ct, X, sw, args)
+    if reg_covar > 0 and ct.factor_work(*means.shape) < PARALLEL_MIN_WORK:
+        ok, w, m, cov, U, const, c = ct.kernels.update(total, means, center, float(reg_covar))
+        if ok:
+            return total, Params(w, m, cov, U, kernel=(m, U, const, c))
+    return total, mstep(ct, total, stats_shift(ct, center, means), reg_covar, dtype)
 
 
 def mstep(ct, total, shift, reg_covar, dtype, weight_norm=None, covariances=True):

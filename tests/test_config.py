@@ -106,10 +106,13 @@ def test_warmup_compiles_everything():
         "fastgmm.warmup(); "
         "print(all(len(f.signatures) >= 2 for m in (ct.kernels_for(2) for ct in C.values()) "
         "for f in (m.stats, m.stats.serial, m.score_rows, m.score_rows.serial)), "
-        "min(len(kmeans.lloyd_step.signatures), len(kmeans.lloyd_step.serial.signatures)))"
+        "min(len(kmeans.lloyd_step.signatures), len(kmeans.lloyd_step.serial.signatures)), "
+        "all(len(f.signatures) == 1 for m in (ct.kernels for ct in C.values()) "
+        "for f in (m.update, m.kernel_const)))"
     )
-    ok, n_lloyd = out.split()
-    assert ok == "True" and int(n_lloyd) >= 2
+    ok, n_lloyd, mstep_once = out.split()
+    # the compiled M-step: one specialisation whatever X's dtype
+    assert ok == "True" and int(n_lloyd) >= 2 and mstep_once == "True"
 
 
 def test_warmup_compiles_the_unrolled_kernels_it_is_asked_for():

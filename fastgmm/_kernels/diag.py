@@ -9,6 +9,8 @@ Statistics are shifted by ``means``: N_k, S1_k = sum r_ik (x_i - m_k) and
 S2_kj = sum r_ik (x_ij - m_kj)^2 (flat, K*d).
 """
 
+import math
+
 import numpy as np
 from numba import prange
 
@@ -29,6 +31,7 @@ from ._common import (
     shifted_moments,
     total,
 )
+from .mstep import failed, finite_stats, log_or_nan, mixture_const, split, weights_means
 
 
 @jit_inline
@@ -385,3 +388,38 @@ def score_rows(X, means, prec, const, center, lpn, resp, labels):
     aux = _prepare(means, prec, const, center)
     for c in prange(n_chunks(X.shape[0])):
         _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels)
+
+
+# --- the M-step (see :mod:`mstep`) -------------------------------------------
+@jit
+def kernel_const(weights, means, prec, const, center):
+    K, d = means.shape
+    logdet = np.zeros(K)
+    for k in range(K):
+        for j in range(d):
+            logdet[k] += log_or_nan(prec[k, j])
+    mixture_const(weights, logdet, d, means, const, center)
+
+
+@jit
+def update(total, means, center, reg):
+    K, d = means.shape
+    none = np.empty((0, 0))
+    if not finite_stats(total):
+        return failed(none)
+    N, S1, S2 = split(total, K, d)
+    nk, m, w, delta = weights_means(N, S1, means)
+    C = np.empty((K, d))
+    U = np.empty((K, d))
+    for k in range(K):
+        for j in range(d):
+            t = delta[k, j]
+            v = (S2[k * d + j] - 2.0 * S1[k, j] * t + N[k] * (t * t)) / nk[k] + reg
+            if not (math.isfinite(v) and v > 0.0):
+                return failed(none)
+            C[k, j] = v
+            U[k, j] = 1.0 / math.sqrt(v)
+    const = np.empty(K)
+    c = np.empty(d)
+    kernel_const(w, m, U, const, c)
+    return True, w, m, C, U, const, c

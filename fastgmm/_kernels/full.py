@@ -47,6 +47,8 @@ from ._common import (
     total,
     triangular_maha,
 )
+from .linalg import full_covariances, inverse_cholesky_range
+from .mstep import all_finite, failed, finite_stats, log_or_nan, mixture_const, split, weights_means
 
 
 @jit_inline
@@ -456,3 +458,34 @@ def score_rows(X, means, prec, const, center, lpn, resp, labels):
         return
     for c in prange(n_chunks(n)):
         _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels)
+
+
+
+# --- the M-step (see :mod:`mstep`) -------------------------------------------
+@jit
+def kernel_const(weights, means, prec, const, center):
+    K, d = means.shape
+    logdet = np.zeros(K)
+    for k in range(K):
+        for j in range(d):
+            logdet[k] += log_or_nan(prec[k, j, j])
+    mixture_const(weights, logdet, d, means, const, center)
+
+
+@jit
+def update(total, means, center, reg):
+    K, d = means.shape
+    none = np.empty((0, 0, 0))
+    if not finite_stats(total):
+        return failed(none)
+    N, S1, S2 = split(total, K, d)
+    nk, m, w, delta = weights_means(N, S1, means)
+    C = np.empty((K, d, d))
+    full_covariances(N, S1, S2.reshape((K, d * d)), delta, nk, reg, C)
+    U = np.empty((K, d, d))
+    if not all_finite(C) or inverse_cholesky_range(C, U, 0, K) >= 0:
+        return failed(none)
+    const = np.empty(K)
+    c = np.empty(d)
+    kernel_const(w, m, U, const, c)
+    return True, w, m, C, U, const, c

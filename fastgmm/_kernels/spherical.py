@@ -9,6 +9,8 @@ Statistics are shifted by ``means``: N_k, S1_k = sum r_ik (x_i - m_k) and
 S2_k = sum r_ik |x_i - m_k|^2 (flat, K).
 """
 
+import math
+
 import numpy as np
 from numba import prange
 
@@ -29,6 +31,7 @@ from ._common import (
     shifted_moments,
     total,
 )
+from .mstep import failed, finite_stats, log_or_nan, mixture_const, pairwise_sum, split, weights_means
 
 
 @jit_inline
@@ -170,3 +173,41 @@ def score_rows(X, means, prec, const, center, lpn, resp, labels):
     aux = _prepare(means, prec, const, center)
     for c in prange(n_chunks(X.shape[0])):
         _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels)
+
+
+# --- the M-step (see :mod:`mstep`) -------------------------------------------
+@jit
+def kernel_const(weights, means, prec, const, center):
+    K, d = means.shape
+    logdet = np.empty(K)
+    for k in range(K):
+        logdet[k] = d * log_or_nan(prec[k])
+    mixture_const(weights, logdet, d, means, const, center)
+
+
+@jit
+def update(total, means, center, reg):
+    K, d = means.shape
+    none = np.empty(0)
+    if not finite_stats(total):
+        return failed(none)
+    N, S1, S2 = split(total, K, d)
+    nk, m, w, delta = weights_means(N, S1, means)
+    C = np.empty(K)
+    U = np.empty(K)
+    row = np.empty(d)
+    for k in range(K):
+        for j in range(d):
+            row[j] = S1[k, j] * delta[k, j]
+        cross = pairwise_sum(row)
+        for j in range(d):
+            row[j] = delta[k, j] * delta[k, j]
+        v = (S2[k] - 2.0 * cross + N[k] * pairwise_sum(row)) / nk[k] / d + reg
+        if not (math.isfinite(v) and v > 0.0):
+            return failed(none)
+        C[k] = v
+        U[k] = 1.0 / math.sqrt(v)
+    const = np.empty(K)
+    c = np.empty(d)
+    kernel_const(w, m, U, const, c)
+    return True, w, m, C, U, const, c

@@ -38,6 +38,17 @@ from ._common import (
     total,
     triangular_rows,
 )
+from .linalg import inverse_cholesky_range, tied_covariance
+from .mstep import (
+    all_finite,
+    failed,
+    finite_stats,
+    log_or_nan,
+    mixture_const,
+    pairwise_sum,
+    split,
+    weights_means,
+)
 
 
 @jit_inline
@@ -206,3 +217,35 @@ def score_rows(X, means, prec, const, center, lpn, resp, labels):
     aux = _prepare(means, prec, const, center)
     for c in prange(n_chunks(X.shape[0])):
         _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels)
+
+
+# --- the M-step (see :mod:`mstep`) -------------------------------------------
+@jit
+def kernel_const(weights, means, prec, const, center):
+    K, d = means.shape
+    logdet = 0.0
+    for j in range(d):
+        logdet += log_or_nan(prec[j, j])
+    mixture_const(weights, np.full(K, logdet), d, means, const, center)
+
+
+@jit
+def update(total, means, center, reg):
+    K, d = means.shape
+    none = np.empty((0, 0))
+    if not finite_stats(total):
+        return failed(none)
+    N, S1, S2 = split(total, K, d)
+    shift = np.empty((K, d))
+    for k in range(K):
+        shift[k] = center  # statistics shifted by the one centre
+    nk, m, w, delta = weights_means(N, S1, shift)
+    C = np.empty((d, d))
+    tied_covariance(N, S1, S2, delta, pairwise_sum(nk), reg, C)
+    U = np.empty((1, d, d))
+    if not all_finite(C) or inverse_cholesky_range(C.reshape((1, d, d)), U, 0, 1) >= 0:
+        return failed(none)
+    const = np.empty(K)
+    c = np.empty(d)
+    kernel_const(w, m, U[0], const, c)
+    return True, w, m, C, U[0], const, c
