@@ -345,7 +345,8 @@ COVARIANCE_TYPES = {
         _full_precisions,
         _full_from_precisions,
         _full_sample,
-        row_work=lambda K, d: K * d * (d + 3) // 2,
+        # at least diag's 3 K d: one feature runs diag's kernels (full_1d)
+        row_work=lambda K, d: K * max(d * (d + 3) // 2, 3 * d),
         factor_work=lambda K, d: K * d**3 // 2,
         seed_covariances=_full_seed_cov,
         relative_variance=_full_relative_variance,

@@ -34,6 +34,9 @@ median as stated in the output):
 ``python -m fastgmm.bench --scale``
     All large cases (``SCALE_CASES``, 20M x 10 float32 included): fit time,
     memory, and ``predict_proba``.
+``python -m fastgmm.bench --small [--problems tiny-2d tiny-5d tiny-1d] [--extra 100]``
+    Small data (``SMALL_PROBLEMS``), each with the four covariance types:
+    microseconds per EM iteration, fastgmm vs sklearn.
 
 Per-iteration times use the same initial parameters for every library
 (``weights_init``, ``means_init``, ``precisions_init``), ``tol=0`` and compiled
@@ -84,9 +87,24 @@ WIDE_PROBLEMS = {
 }
 
 
+#: Small data, for ``--small``, each with the four covariance types: the
+#: Python between two passes weighs there (a pass of tiny-2d takes about
+#: 16 us); tiny-1d: one feature, the most common small case
+SMALL_PROBLEMS = {
+    "tiny-2d": (2_000, 2, 3, "full"),
+    "tiny-5d": (500, 5, 4, "full"),
+    "tiny-1d": (20_000, 1, 5, "full"),
+}
+
+#: ``--small``'s default number of iterations in the timed difference
+SMALL_EXTRA = 100
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
 def problem_spec(name):
     """(n_samples, n_features, n_components, covariance_type) of a problem."""
-    for group in (PROBLEMS, STREAM_PROBLEMS, WIDE_PROBLEMS):
+    for group in (PROBLEMS, STREAM_PROBLEMS, WIDE_PROBLEMS, SMALL_PROBLEMS):
         if name in group:
             return group[name]
     raise KeyError(name)
@@ -98,9 +116,11 @@ MB = 2**20
 NOISE = "noise"
 
 
-def make_problem(name, dtype=np.float64):
-    """Data and shared initial parameters for a standard problem."""
-    n, d, K, cov_type = problem_spec(name)
+def make_problem(name, dtype=np.float64, cov_type=None):
+    """Data and shared initial parameters for a standard problem (with
+    another covariance type than its own, given ``cov_type``)."""
+    n, d, K, own_type = problem_spec(name)
+    cov_type = cov_type or own_type
     rng = np.random.default_rng(0)
     centers = rng.normal(scale=4.0, size=(K, d))
     scales = rng.uniform(0.5, 1.5, size=(K, d))
@@ -599,6 +619,31 @@ def run_table(problems, repeat=3, extra=3, dtype="float64", threads=None,
                         ("sklearn +MB", ".1f"), ("sk/fast", ".1f")], mems))
 
 
+def run_small(problems, repeat=3, extra=SMALL_EXTRA, threads=None):
+    """Microseconds per EM iteration on small data, each problem with the
+    four covariance types: fastgmm against scikit-learn."""
+    from sklearn.mixture import GaussianMixture as SkGM
+
+    from fastgmm import GaussianMixture, warmup
+
+    warmup(dtypes=("float64",), n_features=sorted({problem_spec(p)[1] for p in problems}))
+    rows = []
+    with thread_cap(threads):
+        print(f"small data: microseconds per EM iteration, best of {repeat}, "
+              f"{extra} iterations in the timed difference")
+        for name in problems:
+            n, d, K, _ = problem_spec(name)
+            for cov in COVARIANCE_TYPES:
+                X, params = make_problem(name, cov_type=cov)
+                _time_fit(GaussianMixture, X, params, 1)  # compiled for these shapes
+                fast, sk = (per_iteration(cls, X, params, extra=extra, repeat=repeat)
+                            for cls in (GaussianMixture, SkGM))
+                times = [NOISE if t <= 0 else 1e6 * t for t in (fast, sk)]
+                rows.append((name, f"{n} x {d}, {K}, {cov}", *times, ratio(sk, fast)))
+    print(format_table([("problem", "<"), ("n x d, K, cov", "<"), ("fastgmm us", ".1f"),
+                        ("sklearn us", ".1f"), ("sk/fast", ".1f")], rows))
+
+
 def run_scaling(problems, repeat=3, extra=3, dtype="float64", counts=None):
     """fastgmm's seconds per iteration for each thread count in ``counts``
     (default 1..NUMBA_NUM_THREADS), next to numpy's matmul speed-up at the
@@ -833,13 +878,15 @@ def main(argv=None):
         epilog="Modes and what they measure: see the module docstring (pydoc fastgmm.bench).",
     )
     parser.add_argument("--problems", nargs="+",
-                        choices=[*PROBLEMS, *STREAM_PROBLEMS, *WIDE_PROBLEMS],
-                        help="standard problems, stream-diag, tied-200 or full-400 (default: "
-                        "the four standard ones; --scaling: mid; --dtype-ratio: tall-diag "
-                        "stream-diag)")
+                        choices=[*PROBLEMS, *STREAM_PROBLEMS, *WIDE_PROBLEMS, *SMALL_PROBLEMS],
+                        help="standard problems, stream-diag, tied-200, full-400 or (--small) "
+                        "tiny-2d, tiny-5d, tiny-1d (default: the four standard ones; "
+                        "--scaling: mid; --dtype-ratio: tall-diag stream-diag; --small: "
+                        "the three tiny ones)")
     parser.add_argument("--repeat", type=_positive_int, default=3)
-    parser.add_argument("--extra", type=_positive_int, default=3,
-                        help="iterations in the timed difference")
+    parser.add_argument("--extra", type=_positive_int,
+                        help=f"iterations in the timed difference (default 3; --small: "
+                        f"{SMALL_EXTRA})")
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     parser.add_argument("--threads", type=int, metavar="N",
                         help="run with N Numba threads and N BLAS/OpenMP threads")
@@ -860,6 +907,9 @@ def main(argv=None):
                        help="5M x 10 float64, K=16, full and diag: memory added beyond X")
     modes.add_argument("--scale", action="store_true",
                        help="all large cases: fit time, memory, predict_proba")
+    modes.add_argument("--small", action="store_true",
+                       help="small data, four covariance types: microseconds per iteration "
+                       "vs sklearn")
     parser.add_argument("--runs", type=_positive_int, default=7, help="--startup: runs per library")
     parser.add_argument("--thread-counts", type=_counts, metavar="1,2,4,...",
                         help="--scaling: thread counts (default: 1..NUMBA_NUM_THREADS)")
@@ -884,13 +934,23 @@ def main(argv=None):
     table_only = [name for name, given in (("--daal4py-python", args.daal4py_python),
                                            ("--no-peakmem", args.no_peakmem)) if given]
     if table_only and (args.scaling or args.dtype_ratio or args.startup or args.seed_workload
-                       or args.memory or args.scale):
+                       or args.memory or args.scale or args.small):
         parser.error(f"{' and '.join(table_only)}: only for the default table")
     if args.daal4py_python and shutil.which(args.daal4py_python) is None:
         parser.error(f"--daal4py-python: {args.daal4py_python} is not an executable "
                      "file or a command on PATH")
+    small = set(args.problems or ()) & set(SMALL_PROBLEMS)
+    if args.small and set(args.problems or ()) - small:
+        parser.error("--small runs the tiny problems only: "
+                     f"{', '.join(SMALL_PROBLEMS)}")
+    if small and not args.small:
+        parser.error(f"{', '.join(sorted(small))}: with --small")
+    if args.extra is None:
+        args.extra = SMALL_EXTRA if args.small else 3
     print(machine_line())
-    if args.scaling:
+    if args.small:
+        run_small(args.problems or list(SMALL_PROBLEMS), args.repeat, args.extra, args.threads)
+    elif args.scaling:
         run_scaling(args.problems or ["mid"], args.repeat, args.extra, args.dtype,
                     args.thread_counts)
     elif args.dtype_ratio:

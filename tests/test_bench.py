@@ -194,6 +194,31 @@ def test_run_dtype_ratio_output(tiny, monkeypatch, capsys):
         bench.problem_spec("no-such-problem")
 
 
+def _table_rows(out):
+    """The rows below a table's line of dashes."""
+    lines = out.splitlines()
+    return lines[max(i for i, line in enumerate(lines) if set(line) == {"-"}) + 1:]
+
+
+def test_run_small_output(monkeypatch, capsys):
+    """Each small problem with the four covariance types, in microseconds;
+    a difference that came out <= 0 reads "noise"."""
+    monkeypatch.setattr(bench, "SMALL_PROBLEMS", {"tiny-3": (600, 3, 2, "full")})
+    bench.run_small(["tiny-3"], repeat=1, extra=2, threads=1)
+    out = capsys.readouterr().out
+    assert "microseconds per EM iteration, best of 1, 2 iterations" in out
+    rows = _table_rows(out)
+    assert [r.split()[5] for r in rows] == list(bench.COVARIANCE_TYPES)  # "600 x 3, 2, full"
+    seconds = iter([2e-5, 1e-3, -1.0, 1e-3] * 4)
+    monkeypatch.setattr(bench, "per_iteration", lambda *a, **k: next(seconds))
+    bench.run_small(["tiny-3"], repeat=1, extra=2)
+    rows = _table_rows(capsys.readouterr().out)
+    assert rows[0].split()[-3:] == ["20.0", "1000.0", "50.0"]
+    assert rows[1].split()[-3:] == ["noise", "1000.0", "-"]
+    X, params = bench.make_problem("tiny-3", cov_type="spherical")
+    assert params["covariance_type"] == "spherical" and params["precisions_init"].shape == (2,)
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--scaling", "--thread-counts", "0,1"], "must be >= 1"),
     (["--scaling", "--thread-counts", "1,x"], "not comma-separated integers"),
@@ -207,6 +232,9 @@ def test_run_dtype_ratio_output(tiny, monkeypatch, capsys):
     (["--daal4py-python", "no-such-python-here"], "or a command on PATH"),
     (["--startup", "--no-peakmem"], "only for the default table"),
     (["--memory", "--daal4py-python", "/bin/sh"], "only for the default table"),
+    (["--small", "--no-peakmem"], "only for the default table"),
+    (["--small", "--problems", "mid"], "runs the tiny problems only"),
+    (["--problems", "tiny-2d"], "tiny-2d: with --small"),
 ])
 def test_thread_counts_errors(argv, message, capsys):
     with pytest.raises(SystemExit):
@@ -216,7 +244,7 @@ def test_thread_counts_errors(argv, message, capsys):
 
 def test_every_mode_is_documented():
     parser_modes = ["--scaling", "--dtype-ratio", "--startup", "--seed-workload", "--memory",
-                    "--scale", "--threads", "--daal4py-python"]
+                    "--scale", "--small", "--threads", "--daal4py-python"]
     for flag in parser_modes:
         assert flag in bench.__doc__
     with pytest.raises(SystemExit):

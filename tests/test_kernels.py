@@ -193,6 +193,40 @@ def test_full_unrolled_kernels_match_naive(rng, d):
         np.testing.assert_allclose(resp, want_resp, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_full_kernels_on_one_feature_are_diags(rng, dtype):
+    """d = 1 runs diag's kernels on the (K, 1, 1) factors (``full_1d``):
+    the statistics and scores of the generic full kernels and of the NumPy
+    twins, serial and parallel, weighted, initialisation's given
+    responsibilities too."""
+    from fastgmm._kernels import diag, full, full_1d
+
+    ct = COVARIANCE_TYPES["full"]
+    kernels = ct.kernels_for(1)
+    assert kernels is full_1d.KERNELS and kernels.stats.kernel is diag.stats
+    K, n = 5, N_ROWS
+    weights, means, covs, U = random_params(rng, K, 1, "full")
+    assert U.shape == (K, 1, 1)
+    X = _data(rng, n, 1, dtype, means)
+    sw = rng.uniform(0, 3, size=n)
+    m, Uk, const, center = kernel_args(ct, Params(weights, means, covs, U))
+    R = rng.dirichlet(np.ones(K), size=n).astype(dtype)
+    for resp_in in (np.empty((0, 0), dtype), R):
+        args = (X, sw, resp_in, m, Uk, const, center)
+        got = kernels.stats(*args)
+        np.testing.assert_array_equal(kernels.stats.serial(*args), got)
+        np.testing.assert_allclose(got, full.stats(*args), rtol=1e-12, atol=1e-12)
+        want = naive.stats(X, sw, resp_in if resp_in.size else None, weights, means, U, center,
+                           "full")
+        np.testing.assert_allclose(got, want, **_tol(dtype))
+    lpn, resp, labels = np.empty(n), np.empty((n, K)), np.empty(n, np.int64)
+    kernels.score_rows(X, m, Uk, const, center, lpn, resp, labels)
+    want_lpn, want_resp, want_labels = naive.score_rows(X, weights, means, U, "full")
+    np.testing.assert_allclose(lpn, want_lpn, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(resp, want_resp, rtol=1e-9, atol=1e-12)
+    assert np.mean(labels == want_labels) > 0.999
+
+
 def test_full_kernels_outside_the_unrolled_range_are_the_generic_ones():
     from fastgmm._kernels import full
 

@@ -13,6 +13,10 @@ Every library starts from the same initial parameters (``weights_init``,
 - ``EM.track_seconds_per_iteration``: ``(t(1 + N_ITER) - t(1)) / N_ITER`` with
   fixed-iteration fits, the difference technique of ``python -m fastgmm.bench``
   (best of 3): validation and the final E-step cancel out.
+- ``Small.track_seconds_per_iteration``: the same on small data
+  (``fastgmm.bench.SMALL_PROBLEMS``: tiny-2d, tiny-5d, tiny-1d) with each
+  covariance type, ``SMALL_EXTRA`` iterations in the difference: where the
+  Python between two passes weighs (``python -m fastgmm.bench --small``).
 - ``FitMemory.peakmem_fit``: peak resident memory of the process during a
   ``max_iter=2`` fit, X included; the transient peak of generating the data in
   ``setup()`` is excluded (the peak is reset at the end of setup on Linux).
@@ -87,6 +91,25 @@ class EM:
     def track_seconds_per_iteration(self, problem, library):
         return bench.per_iteration(self.cls, self.X, self.params, base=1, extra=N_ITER,
                                    repeat=3)  # best of 3: one sample read 50x off
+
+    track_seconds_per_iteration.unit = "seconds"
+
+
+class Small:
+    """EM iterations on small data, four covariance types, tol=0."""
+
+    params = (list(bench.SMALL_PROBLEMS), list(bench.COVARIANCE_TYPES), list(LIBRARIES))
+    param_names = ["problem", "covariance_type", "library"]
+    timeout = 600
+
+    def setup(self, problem, covariance_type, library):
+        self.X, self.params = bench.make_problem(problem, cov_type=covariance_type)
+        self.cls = LIBRARIES[library]
+        _fit(self.cls, self.X, self.params, 1)  # compiled (or loaded), lazy imports
+
+    def track_seconds_per_iteration(self, problem, covariance_type, library):
+        return bench.per_iteration(self.cls, self.X, self.params, base=1,
+                                   extra=bench.SMALL_EXTRA, repeat=3)
 
     track_seconds_per_iteration.unit = "seconds"
 

@@ -12,8 +12,12 @@ Each of ``full``, ``tied``, ``diag`` and ``spherical`` defines:
     into ``resp`` and arg-max labels into ``labels``.
 ``S2_SIZE(K, d)``
     The length of the flat ``S2`` statistic.
+``update(total, means, center, reg)`` and ``kernel_const(weights, means, prec, const, center)``
+    The M-step from a statistics vector, and the per-component constants
+    and centre the passes take (see :mod:`mstep`).
 
-``full_small.kernels_for(d)`` gives the same three for full covariances on
-3 to 16 features, with the per-component loops unrolled for that d (the
-covariance table's ``kernels_for(d)`` picks them).
+``full_small.kernels_for(d)`` gives the first three for full covariances on
+3 to 16 features, with the per-component loops unrolled for that d, and on
+one feature those of :mod:`diag` (:mod:`full_1d`); the covariance table's
+``kernels_for(d)`` picks them.
 """

@@ -24,7 +24,7 @@ import threading
 import types
 
 from .. import _config
-from . import _common, full
+from . import _common, full, full_1d
 
 MIN_D = 3
 MAX_D = 16
@@ -144,7 +144,10 @@ _lock = threading.Lock()
 
 def kernels_for(d):
     """The kernels of :mod:`full` for data of d features (see the module
-    docstring); :mod:`full` itself when d is outside 3..16."""
+    docstring); for one feature those of :mod:`full_1d`; :mod:`full`
+    itself for 2 and from 17 features."""
+    if d == 1:
+        return full_1d.KERNELS
     if not MIN_D <= d <= MAX_D:
         return full
     with _lock:  # two threads' first fits at one d build it once
