@@ -25,6 +25,9 @@ from ._threading import call_kernel
 
 #: bytes of responsibilities materialised at once at initialisation
 BLOCK_BYTES = 4 * 2**20
+#: below this much kernel work (n * row_work(K, d)), label_stats takes one
+#: pass over one-hot responsibilities instead of one kernel call per cluster
+ONE_PASS_MAX_WORK = 2**16
 
 
 def _block_rows(K, dtype):
@@ -295,8 +298,15 @@ def label_stats(ct, X, sw, labels, K, center, shift):
     and each cluster's rows go to the kernel as one component, K times less
     work than ``resp_stats`` on one-hot blocks, in O(block) memory."""
     n, d = X.shape
+    if n * ct.row_work(K, d) <= ONE_PASS_MAX_WORK:
+        # small data: one pass over one-hot rows costs less than a kernel
+        # call per cluster (200 x 2, K = 20: about 6 us a call)
+        return resp_stats(ct, X, sw, _one_hot_blocks(labels, K, X.dtype), center, shift)
     rows = max(8 * CHUNK_SIZE, BLOCK_BYTES // (2 * d * X.dtype.itemsize))
     one = np.ones((min(n, rows), 1), dtype=X.dtype)
+    # a stable sort's order is unique; NumPy's radix sort on 16-bit keys
+    # is 9x faster than its int32 sort (20,000 labels: 315 -> 36 us)
+    keys = labels.astype(np.int16) if K <= np.iinfo(np.int16).max else labels
     U1 = np.zeros(ct.shape(1, d))
     const = np.zeros(1)
     means = np.ascontiguousarray(shift, dtype=np.float64)
@@ -311,7 +321,7 @@ def label_stats(ct, X, sw, labels, K, center, shift):
     weighted = sw.shape[0] != 0
     for p0 in range(0, n, rows):
         p1 = min(n, p0 + rows)
-        order = p0 + np.argsort(labels[p0:p1], kind="stable")
+        order = p0 + np.argsort(keys[p0:p1], kind="stable")
         ends = np.cumsum(np.bincount(labels[p0:p1], minlength=K))
         Xs = X[order]
         sws = sw[order] if weighted else sw

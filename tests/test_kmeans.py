@@ -110,6 +110,36 @@ def test_label_stats_equal_one_hot_resp_stats(monkeypatch, dtype, small_pieces):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_label_stats_one_pass_equals_per_cluster(monkeypatch, dtype):
+    """On small data label_stats takes one pass over one-hot rows; it agrees
+    with the per-cluster passes (to rounding: another summation order)."""
+    from fastgmm import _initialization as init
+    from fastgmm._covariance import COVARIANCE_TYPES
+    from fastgmm._stats import stats_shift
+
+    rng = np.random.default_rng(4)
+    n, d, K = 300, 3, 7
+    X = (rng.normal(size=(n, d)) * 3 + 10).astype(dtype)
+    labels = rng.integers(0, K, n).astype(np.int32)
+    labels[labels == 5] = 1  # an empty cluster
+    center = np.ascontiguousarray(X.mean(0), dtype=np.float64)
+    centers = rng.normal(size=(K, d)) + 10
+    calls = []
+    one_pass = init.resp_stats
+    monkeypatch.setattr(init, "resp_stats", lambda *a: calls.append(1) or one_pass(*a))
+    for sw in (np.empty(0), rng.uniform(0, 2, n)):
+        for ct in COVARIANCE_TYPES.values():
+            shift = stats_shift(ct, center, centers)
+            monkeypatch.setattr(init, "ONE_PASS_MAX_WORK", 0)
+            want = init.label_stats(ct, X, sw, labels, K, center, shift)
+            assert not calls
+            monkeypatch.setattr(init, "ONE_PASS_MAX_WORK", 2**16)
+            got = init.label_stats(ct, X, sw, labels, K, center, shift)
+            assert calls.pop()
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+
+
 def test_average_centers_matches_sklearns_loop():
     from fastgmm._initialization import _average_centers
 
