@@ -171,12 +171,16 @@ class BaseMixture(DensityMixin, BaseEstimator):
         return self._fit(X, sample_weight, want_labels=True)
 
     def _fit(self, X, sample_weight, want_labels):
-        self._validate_params()
+        # _validated: set by select_model for one fit whose parameters and X
+        # (a C-contiguous float ndarray) it has already checked
+        validated = getattr(self, "_validated", False)
+        if not validated:
+            self._validate_params()
         # validate_data resets these before anything can fail; a failed fit
         # puts them back, so a previously fitted model stays usable as it was
         saved = {k: v for k, v in vars(self).items() if k in _DATA_ATTRIBUTES}
         try:
-            return self._fit_checked(X, sample_weight, want_labels)
+            return self._fit_checked(X, sample_weight, want_labels, validated)
         except BaseException as exc:
             for k in _DATA_ATTRIBUTES:
                 vars(self).pop(k, None)
@@ -188,10 +192,13 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 ) from exc
             raise
 
-    def _fit_checked(self, X, sample_weight, want_labels):
-        X = validate_data(
-            self, X, dtype=_FLOAT_DTYPES, ensure_min_samples=2, order="C"
-        )
+    def _fit_checked(self, X, sample_weight, want_labels, validated=False):
+        if validated:
+            self.n_features_in_ = X.shape[1]  # as validate_data records it
+        else:
+            X = validate_data(
+                self, X, dtype=_FLOAT_DTYPES, ensure_min_samples=2, order="C"
+            )
         if X.shape[0] < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components "

@@ -460,7 +460,7 @@ def _information_criteria(gm, X, sw):
     the values of the data with each row repeated that many times.
     """
     p = gm._n_parameters()
-    lpn = gm.score_samples(X)
+    lpn = gm._score_rows(X, False, False)[0]  # score_samples(X), X checked already
     if sw is None:
         n = X.shape[0]
         score = float(np.mean(lpn))
@@ -502,6 +502,7 @@ class _FitTask:
                 )
                 if cache is not None:
                     gm._kmeans = cache
+                gm._validated = True  # select_model checked X and the parameters
                 t0 = time.perf_counter()
                 try:
                     gm.fit(self.X, sample_weight=self.sw)
@@ -514,6 +515,7 @@ class _FitTask:
                     raise
                 finally:
                     gm.__dict__.pop("_kmeans", None)
+                    gm.__dict__.pop("_validated", None)
                 seconds = time.perf_counter() - t0
                 out.append((k, ct, gm, seconds, _information_criteria(gm, self.X, self.sw)))
         return out

@@ -77,6 +77,8 @@ def test_every_fit_equals_the_separate_fit_bitwise(X, n_init, n_jobs):
     assert type(best) is GaussianMixture
     assert best.random_state == 3 and best.n_init == n_init
     assert not hasattr(best, "_kmeans")  # the cache hook is removed after each fit
+    assert not hasattr(best, "_validated")  # so is the mark that skips re-validation
+    assert best.n_features_in_ == X.shape[1]
     ref = GaussianMixture(best.n_components, covariance_type=best.covariance_type,
                           random_state=3, n_init=n_init, max_iter=30).fit(X)
     _assert_same_model({**{a: getattr(best, a) for a in ARRAYS},
@@ -96,6 +98,21 @@ def test_other_init_params_and_float32_are_also_identical(X):
                                  max_iter=20).fit(X32)
             _assert_same_model(fitted, gm)
             assert fitted["means_"].dtype == np.float32
+
+
+def test_fits_on_the_validated_copy_equal_fits_on_the_raw_input():
+    """select_model validates X once and its fits skip validation: integer,
+    Fortran-ordered or list input gives the models a plain fit gives."""
+    rng = np.random.RandomState(0)
+    Xi = np.asfortranarray(rng.randint(-50, 50, size=(120, 3)))
+    for data in (Xi, Xi.tolist()):
+        store = {}
+        select_model(data, [1, 3], ("full", "spherical"), criterion=_recording_bic(store),
+                     random_state=1, max_iter=15)
+        for (k, ct), fitted in store.items():
+            gm = GaussianMixture(k, covariance_type=ct, random_state=1, max_iter=15).fit(data)
+            _assert_same_model(fitted, gm)
+            assert fitted["means_"].dtype == np.float64
 
 
 def test_best_is_the_lowest_criterion_and_the_table(X):

@@ -29,6 +29,9 @@ Every library starts from the same initial parameters (``weights_init``,
 - ``SeedWorkload.time_fit_aic``: the seed workload's fit and AIC (PCA-whitened
   digits, 1,797 x 41, full, defaults, ``random_state=0``) for K = 50 and 200:
   k-means initialisation, EM to convergence, the AIC's scoring pass.
+- ``Select.time_select``: choosing K on moons (20 fits, full; 80 fits, four
+  covariance types) with ``select_model`` and with a loop of fastgmm fits
+  (``python -m fastgmm.bench_select moons moons4``).
 - ``StartUp.timeraw_*``: fresh interpreters: import + fit 1,000 x 2 (K=3) +
   predict with a warm Numba cache, fastgmm and sklearn, timed by asv inside
   the child (its start and exit are not counted; ``fastgmm.bench --startup``
@@ -186,6 +189,38 @@ class SeedWorkload:
 
     def time_fit_aic(self, n_components, library):
         bench.seed_fit_aic(self.cls, self.X, n_components)
+
+
+class Select:
+    """Choosing K on small data (``python -m fastgmm.bench_select``): moons
+    200 x 2, K = 1..20, full (20 fits) or all four covariance types (80),
+    BIC; ``select_model`` and a loop of fastgmm fits. Here each fit's fixed
+    costs (validation, the k-means start, the Python between passes) weigh."""
+
+    params = (["moons", "moons4"], ["select_model", "fastgmm loop"])
+    param_names = ["grid", "method"]
+
+    def setup(self, grid, method):
+        from fastgmm import bench_select, warmup
+
+        make, self.ks, self.cts, self.criterion = bench_select.PROBLEMS[grid]
+        self.X = make()
+        warmup(dtypes=("float64",))
+        self._run(method)  # lazy imports
+
+    def _run(self, method):
+        from fastgmm import bench_select, select_model
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if method == "select_model":
+                select_model(self.X, self.ks, self.cts, criterion=self.criterion,
+                             random_state=0, progress=False)
+            else:
+                bench_select.loop(GaussianMixture, self.X, self.ks, self.cts, self.criterion)
+
+    def time_select(self, grid, method):
+        self._run(method)
 
 
 class StartUp:
