@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from ._config import CHUNK_SIZE
 from ._kernels import kmeans as kk
 from ._stats import no_weights, stats_shift
-from ._threading import call_kernel
+from ._threading import call_kernel, runs_serial
 
 #: bytes of responsibilities materialised at once at initialisation
 BLOCK_BYTES = 4 * 2**20
@@ -170,10 +170,21 @@ def kmeans_labels(X, K, rs, sw=None, center=None):
     _, centers = kmeans_plusplus(X, K, rs, sw, xmean, pre)
     labels = np.full(n, -1, dtype=np.int32)
     strict = False
-    for _ in range(KMEANS_MAX_ITER):
-        total = call_kernel(
-            kk.lloyd_step, X, w_kernel, xmean, pre, centers, labels, True, work=n * K * d
+    done = 0
+    total = None  # a step's sums still to be turned into centres
+    if runs_serial(n, n * K * d):
+        # the steps in one compiled call; back here only to relocate
+        outcome, done, centers, total = kk.lloyd_run(
+            X, w_kernel, xmean, pre, centers, labels, tol, KMEANS_MAX_ITER
         )
+        strict = outcome == kk.LLOYD_STRICT
+        if outcome != kk.LLOYD_EMPTY:
+            done = KMEANS_MAX_ITER
+    for _ in range(done, KMEANS_MAX_ITER):
+        if total is None:
+            total = call_kernel(
+                kk.lloyd_step, X, w_kernel, xmean, pre, centers, labels, True, work=n * K * d
+            )
         sums = total[: K * d].reshape(K, d)
         weights = total[K * d : K * d + K]
         changed = total[-1]
@@ -181,6 +192,7 @@ def kmeans_labels(X, K, rs, sw=None, center=None):
         new = _average_centers(sums, weights)
         shift_tot = float(np.sum((new - centers) ** 2))
         centers = new
+        total = None
         if changed == 0:
             strict = True
             break

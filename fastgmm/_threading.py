@@ -73,6 +73,11 @@ def call_kernel(kernel, X, *args, work=None):
     return call_tasks(kernel, X, *args, work=work)
 
 
+def runs_serial(n, work):
+    """Whether :func:`call_kernel` runs the serial twin on ``n`` rows."""
+    return n_chunks(n) == 1 or _serial_only or work < _min_work
+
+
 def call_tasks(kernel, *args, work):
     """Run a parallel kernel whose parallel loop is not over chunks of rows
     (components, matrices), under the same rules as :func:`call_kernel`: the

@@ -34,6 +34,23 @@ def warmup(dtypes=("float64", "float32"), n_features=(2,)):
         X = rng.normal(size=(n, d)).astype(dtype)
         for cov in ("full", "tied", "diag", "spherical"):
             warm_fit(cov, X)
+        if n == 40:
+            _warm_lloyd_step(X)
+
+
+def _warm_lloyd_step(X):
+    """The serial Lloyd step as Python calls it: small data run their k-means
+    steps inside the compiled ``lloyd_run``, and call the step alone only for
+    the final labels (stopped by tol or the step limit) and after an empty
+    cluster, which warmup's fits do not reach."""
+    from ._initialization import _centred_blocks
+    from ._kernels import kmeans
+    from ._stats import no_weights
+
+    xmean = np.ascontiguousarray(X.mean(axis=0), dtype=X.dtype)
+    centers = np.zeros((2, X.shape[1]))
+    labels = np.zeros(X.shape[0], dtype=np.int32)
+    kmeans.lloyd_step.serial(X, no_weights(), xmean, _centred_blocks(X, xmean), centers, labels, False)
 
 
 def warm_fit(covariance_type, X):

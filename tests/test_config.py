@@ -106,7 +106,8 @@ def test_warmup_compiles_everything():
         "fastgmm.warmup(); "
         "print(all(len(f.signatures) >= 2 for m in (ct.kernels_for(2) for ct in C.values()) "
         "for f in (m.stats, m.stats.serial, m.score_rows, m.score_rows.serial)), "
-        "min(len(kmeans.lloyd_step.signatures), len(kmeans.lloyd_step.serial.signatures)), "
+        "min(len(kmeans.lloyd_step.signatures), len(kmeans.lloyd_step.serial.signatures), "
+        "len(kmeans.lloyd_run.signatures)), "
         "all(len(f.signatures) == 1 for m in (ct.kernels for ct in C.values()) "
         "for f in (m.update, m.kernel_const)))"
     )

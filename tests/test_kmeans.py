@@ -83,6 +83,65 @@ def test_empty_cluster_relocation_matches_sklearn():
         np.testing.assert_array_equal(got, _sk_labels(X, 9, seed))
 
 
+def _kmeans_both_ways(monkeypatch, X, K, seed, sw=None):
+    """kmeans_labels with its compiled Lloyd loop and with the Python loop."""
+    from fastgmm import _initialization as init
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        compiled = kmeans_labels(X, K, np.random.RandomState(seed), sw)
+        with monkeypatch.context() as m:
+            m.setattr(init, "runs_serial", lambda n, work: False)
+            python = kmeans_labels(X, K, np.random.RandomState(seed), sw)
+    return compiled, python
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_compiled_lloyd_loop_equals_the_python_loop(monkeypatch, dtype):
+    """The Lloyd steps run in one compiled call on small data: the same
+    labels and centres, bitwise, as step by step (also weighted, with many
+    components and features, stopping on tol, on no change or on empty
+    clusters, which go back to Python to relocate)."""
+    from fastgmm import _initialization as init
+    from fastgmm._kernels import kmeans as kk
+
+    outcomes = []
+    run = kk.lloyd_run
+
+    def recorded(*args):
+        out = run(*args)
+        outcomes.append(out[0])
+        return out
+
+    monkeypatch.setattr(kk, "lloyd_run", recorded)
+    rng = np.random.RandomState(0)
+    dup = np.r_[np.repeat(rng.normal(size=(4, 2)), 50, axis=0), rng.normal(size=(6, 2)) * 30]
+    cases = [
+        (make_blobs(2000, centers=3, n_features=2, random_state=1)[0], 3),
+        (make_blobs(500, centers=6, n_features=41, cluster_std=4.0, random_state=2)[0], 9),
+        (rng.normal(size=(300, 1)), 5),
+        (dup, 9),
+        # 5 distinct rows for 6 clusters: a step leaves one empty
+        (np.r_[np.repeat(rng.normal(size=(3, 2)), 30, axis=0), rng.normal(size=(2, 2)) * 0.01], 6),
+        (np.round(rng.normal(size=(200, 2))), 7),  # ties on a grid
+    ]
+    for X, K in cases:
+        X = X.astype(dtype)
+        for seed in range(3):
+            for sw in (None, rng.uniform(0, 3, X.shape[0])):
+                (lc, cc), (lp, cp) = _kmeans_both_ways(monkeypatch, X, K, seed, sw)
+                np.testing.assert_array_equal(lc, lp)
+                np.testing.assert_array_equal(cc, cp)
+    seen = set(outcomes)
+    assert {kk.LLOYD_STRICT, kk.LLOYD_TOL, kk.LLOYD_EMPTY} <= seen, seen
+    with monkeypatch.context() as m:  # the step limit
+        m.setattr(init, "KMEANS_MAX_ITER", 2)
+        (lc, cc), (lp, cp) = _kmeans_both_ways(monkeypatch, *cases[1], 0)
+        assert outcomes[-1] == kk.LLOYD_MAX_ITER
+        np.testing.assert_array_equal(lc, lp)
+        np.testing.assert_array_equal(cc, cp)
+
+
 @pytest.mark.parametrize("small_pieces", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_label_stats_equal_one_hot_resp_stats(monkeypatch, dtype, small_pieces):

@@ -17,6 +17,7 @@ from numba import prange
 
 from .._config import jit, jit_inline, jit_reduce, pjit
 from ._common import BLOCK, PITCH, add_into, chunk_group, chunk_rows, n_chunks, row_weight
+from .mstep import pairwise_sum
 
 
 @jit
@@ -308,6 +309,53 @@ def lloyd_step(X, sw, xmean, pre, centers, labels, update):
         for c in range(g):
             add_into(total, part[c])
     return total
+
+
+#: the serial twin, as a global that compiled code can call
+_lloyd_step_serial = lloyd_step.serial
+
+#: lloyd_run's outcomes
+LLOYD_STRICT, LLOYD_TOL, LLOYD_MAX_ITER, LLOYD_EMPTY = 0, 1, 2, 3
+
+
+@jit
+def lloyd_run(X, sw, xmean, pre, centers, labels, tol, max_iter):
+    """Up to ``max_iter`` Lloyd steps of ``kmeans_labels`` in one call
+    (serial: for data whose steps would not wake the threads, where the
+    Python between two steps cost more than a step). Each step is the
+    serial ``lloyd_step``, then the centres sums_k * (1 / w_k) and the shift
+    sum((new - old)^2) in NumPy's order, so that every step rounds as the
+    Python loop's; it stops on no label changed (``LLOYD_STRICT``), shift
+    <= tol (``LLOYD_TOL``) or ``max_iter`` steps (``LLOYD_MAX_ITER``).
+    A step that leaves a cluster empty returns at once (``LLOYD_EMPTY``)
+    with its sums and the centres it started from, for the caller to
+    relocate (scikit-learn's ``argpartition`` ties) and go on.
+
+    Returns (outcome, steps done, centres, the last step's sums)."""
+    K, d = centers.shape
+    c = centers.copy()
+    total = np.zeros(K * d + K + 1)
+    sq = np.empty(K * d)
+    for it in range(max_iter):
+        total = _lloyd_step_serial(X, sw, xmean, pre, c, labels, True)
+        for k in range(K):
+            if total[K * d + k] == 0.0:
+                return LLOYD_EMPTY, it, c, total
+        new = np.empty((K, d))
+        for k in range(K):
+            inv = 1.0 / total[K * d + k]
+            for j in range(d):
+                v = total[k * d + j] * inv
+                t = v - c[k, j]
+                sq[k * d + j] = t * t
+                new[k, j] = v
+        shift = pairwise_sum(sq)
+        c = new
+        if total[K * d + K] == 0.0:
+            return LLOYD_STRICT, it + 1, c, total
+        if shift <= tol:
+            return LLOYD_TOL, it + 1, c, total
+    return LLOYD_MAX_ITER, max_iter, c, total
 
 
 @pjit
