@@ -287,7 +287,9 @@ def resp_stats(ct, X, sw, blocks, center, shift=None):
     for a, b, R in blocks:
         K = R.shape[1]
         means = np.broadcast_to(center if shift is None else shift, (K, X.shape[1]))
-        means = np.ascontiguousarray(means, dtype=np.float64)
+        # a copy: broadcast_to's view is read-only, and a read-only array is
+        # another Numba signature (the kernel compiled a second time, ~4 s)
+        means = np.array(means, dtype=np.float64, order="C")
         dummy_U = np.zeros(ct.shape(K, X.shape[1]))
         part = call_kernel(
             ct.kernels_for(X.shape[1]).stats,

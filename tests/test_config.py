@@ -116,6 +116,18 @@ def test_warmup_compiles_everything():
     assert ok == "True" and int(n_lloyd) >= 2 and mstep_once == "True"
 
 
+def test_a_small_fit_compiles_each_kernel_once():
+    """Initialisation and EM call the statistics kernels with the same argument
+    types (a read-only array is another signature: the kernel compiled twice)."""
+    out = _python(
+        "import numpy as np, fastgmm; from fastgmm._covariance import COVARIANCE_TYPES as C; "
+        "X = np.random.RandomState(0).normal(size=(500, 2)); "
+        "[fastgmm.GaussianMixture(3, covariance_type=c, random_state=0).fit(X) for c in C]; "
+        "print(*[len(ct.kernels_for(2).stats.serial.signatures) for ct in C.values()])"
+    )
+    assert out.split() == ["1"] * 4
+
+
 def test_warmup_compiles_the_unrolled_kernels_it_is_asked_for():
     out = _python(
         "import fastgmm; from fastgmm._kernels import full_small; "
