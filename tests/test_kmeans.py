@@ -142,6 +142,17 @@ def test_compiled_lloyd_loop_equals_the_python_loop(monkeypatch, dtype):
         np.testing.assert_array_equal(cc, cp)
 
 
+def _labelled_data(seed, n, K, dtype, d=3):
+    """Rows, labels with cluster K - 2 empty, X's mean and K shifts."""
+    rng = np.random.default_rng(seed)
+    X = (rng.normal(size=(n, d)) * 3 + 10).astype(dtype)
+    labels = rng.integers(0, K, n).astype(np.int32)
+    labels[labels == K - 2] = 1  # an empty cluster
+    center = np.ascontiguousarray(X.mean(0), dtype=np.float64)
+    centers = rng.normal(size=(K, d)) + 10
+    return rng, X, labels, center, centers
+
+
 @pytest.mark.parametrize("small_pieces", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_label_stats_equal_one_hot_resp_stats(monkeypatch, dtype, small_pieces):
@@ -154,13 +165,8 @@ def test_label_stats_equal_one_hot_resp_stats(monkeypatch, dtype, small_pieces):
 
     if small_pieces:
         monkeypatch.setattr(init, "BLOCK_BYTES", 1)  # pieces of 8 * CHUNK_SIZE rows
-    rng = np.random.default_rng(3)
-    n, d, K = 80000, 3, 6
-    X = (rng.normal(size=(n, d)) * 3 + 10).astype(dtype)
-    labels = rng.integers(0, K, n).astype(np.int32)
-    labels[labels == 4] = 2  # an empty cluster
-    center = np.ascontiguousarray(X.mean(0), dtype=np.float64)
-    centers = rng.normal(size=(K, d)) + 10
+    rng, X, labels, center, centers = _labelled_data(3, 80000, 6, dtype)
+    n, K = X.shape[0], centers.shape[0]
     for sw in (np.empty(0), rng.uniform(0, 2, n)):
         for ct in COVARIANCE_TYPES.values():
             shift = stats_shift(ct, center, centers)
@@ -177,13 +183,8 @@ def test_label_stats_one_pass_equals_per_cluster(monkeypatch, dtype):
     from fastgmm._covariance import COVARIANCE_TYPES
     from fastgmm._stats import stats_shift
 
-    rng = np.random.default_rng(4)
-    n, d, K = 300, 3, 7
-    X = (rng.normal(size=(n, d)) * 3 + 10).astype(dtype)
-    labels = rng.integers(0, K, n).astype(np.int32)
-    labels[labels == 5] = 1  # an empty cluster
-    center = np.ascontiguousarray(X.mean(0), dtype=np.float64)
-    centers = rng.normal(size=(K, d)) + 10
+    rng, X, labels, center, centers = _labelled_data(4, 300, 7, dtype)
+    n, K = X.shape[0], centers.shape[0]
     calls = []
     one_pass = init.resp_stats
     monkeypatch.setattr(init, "resp_stats", lambda *a: calls.append(1) or one_pass(*a))
