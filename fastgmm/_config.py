@@ -221,6 +221,14 @@ def jit_fma(func, cache=True):
     return _decorate(func, cache, fastmath=True if FASTMATH else {"contract"})
 
 
+def jit_exact(func, cache=True):
+    """Like :func:`jit`, but IEEE arithmetic even under FASTGMM_FASTMATH: for
+    code that must round as NumPy does and whose finiteness checks decide
+    (the compiled M-step, the k-means loop): fast-math assumes no inf or nan
+    and drops ``math.isfinite``."""
+    return _decorate(func, cache, fastmath=False)
+
+
 def jit_contract(func, cache=True):
     """Like :func:`jit_fma`, but ``contract`` only even under FASTGMM_FASTMATH:
     for code whose rounding tricks reassociation would undo (the exp's

@@ -346,7 +346,7 @@ COVARIANCE_TYPES = {
         _full_from_precisions,
         _full_sample,
         # at least diag's 3 K d: one feature runs diag's kernels (full_1d)
-        row_work=lambda K, d: K * max(d * (d + 3) // 2, 3 * d),
+        row_work=lambda K, d: K * (3 * d if d == 1 else d * (d + 3) // 2),  # d = 1: diag's
         factor_work=lambda K, d: K * d**3 // 2,
         seed_covariances=_full_seed_cov,
         relative_variance=_full_relative_variance,

@@ -2,6 +2,8 @@
 ``kernel_const``) against the NumPy M-step of ``_stats`` and NumPy twins:
 bitwise the same parameters, and the same fits."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -25,6 +27,32 @@ def test_pairwise_sum_rounds_as_numpy(rng):
         assert pairwise_sum(a) == np.sum(a), n
         A = rng.normal(size=(2, n))  # np.sum(axis=1) of a row, as the M-step does
         assert pairwise_sum(A[1]) == np.sum(A, axis=1)[1], n
+        # the sign of a zero sum too (NumPy adds the sum to 0.0)
+        z = np.full(n, -0.0)
+        assert np.signbit(pairwise_sum(z)) == np.signbit(np.sum(z)), n
+
+
+def test_update_checks_finiteness_under_the_fastmath_opt_in():
+    """FASTGMM_FASTMATH=1 compiles the kernels with fast-math, which assumes
+    no inf or nan: the compiled M-step keeps IEEE arithmetic, so overflowed
+    statistics still send the fit to the NumPy M-step and its error."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np; from fastgmm._covariance import COVARIANCE_TYPES as C; "
+        "means = np.array([[0.0, 0.0], [1.0, 1.0]]); "
+        "good = np.r_[[10.0, 10.0], np.zeros(4), np.full(4, 5.0), [0.0, 20.0, 0.0]]; "
+        "out = []\n"
+        "for bad in (np.inf, np.nan, -100.0):\n"
+        "    t = good.copy(); t[6] = bad\n"
+        "    out.append(C['diag'].kernels.update(t, means, means.mean(0), 1e-6)[0])\n"
+        "print(C['diag'].kernels.update.py_func.__qualname__, *out)"
+    )
+    env = dict(os.environ, FASTGMM_FASTMATH="1", FASTGMM_CACHE="0")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["update__fastmath", "False", "False", "False"]
 
 
 def _statistics(rng, cov_type, n, d, K):

@@ -21,7 +21,7 @@ component (mid, one thread, statistics from given responsibilities:
 import numpy as np
 from numba import prange
 
-from .._config import jit, jit_fma, jit_inline, jit_reduce, pjit, prefer_wide_vectors
+from .._config import jit, jit_exact, jit_fma, jit_inline, jit_reduce, pjit, prefer_wide_vectors
 from ._common import (
     BLOCK,
     PITCH,
@@ -462,7 +462,7 @@ def score_rows(X, means, prec, const, center, lpn, resp, labels):
 
 
 # --- the M-step (see :mod:`mstep`) -------------------------------------------
-@jit
+@jit_exact
 def kernel_const(weights, means, prec, const, center):
     K, d = means.shape
     logdet = np.zeros(K)
@@ -472,7 +472,7 @@ def kernel_const(weights, means, prec, const, center):
     mixture_const(weights, logdet, d, means, const, center)
 
 
-@jit
+@jit_exact
 def update(total, means, center, reg):
     K, d = means.shape
     none = np.empty((0, 0, 0))

@@ -15,7 +15,7 @@ when used).
 import numpy as np
 from numba import prange
 
-from .._config import jit, jit_inline, jit_reduce, pjit
+from .._config import jit, jit_exact, jit_inline, jit_reduce, pjit
 from ._common import BLOCK, PITCH, add_into, chunk_group, chunk_rows, n_chunks, row_weight
 from .mstep import pairwise_sum
 
@@ -318,7 +318,7 @@ _lloyd_step_serial = lloyd_step.serial
 LLOYD_STRICT, LLOYD_TOL, LLOYD_MAX_ITER, LLOYD_EMPTY = 0, 1, 2, 3
 
 
-@jit
+@jit_exact
 def lloyd_run(X, sw, xmean, pre, centers, labels, tol, max_iter):
     """Up to ``max_iter`` Lloyd steps of ``kmeans_labels`` in one call
     (serial: for data whose steps would not wake the threads, where the

@@ -26,17 +26,22 @@ import math
 
 import numpy as np
 
-from .._config import jit
+from .._config import jit_exact
 
 LOG_2PI = math.log(2.0 * math.pi)
 _EPS10 = 10.0 * np.finfo(np.float64).eps  # the M-step's nk = N + 10 eps
 
 
-@jit
+@jit_exact
 def pairwise_sum(a):
     """``np.sum(a)`` of a contiguous float64 vector, in NumPy's order (its
     pairwise summation: eight running sums for up to 128 values, halves in
     multiples of eight above), so that it rounds as NumPy does."""
+    return 0.0 + _pairwise(a)  # NumPy adds the sum to 0.0: -0.0 sums to 0.0
+
+
+@jit_exact
+def _pairwise(a):
     n = a.shape[0]
     if n < 8:
         s = 0.0
@@ -66,10 +71,10 @@ def pairwise_sum(a):
         return s
     half = n // 2
     half -= half % 8
-    return pairwise_sum(a[:half]) + pairwise_sum(a[half:])
+    return _pairwise(a[:half]) + _pairwise(a[half:])
 
 
-@jit
+@jit_exact
 def log_or_nan(x):
     """log x, -inf for 0 (an empty component never wins), nan below."""
     if x > 0.0:
@@ -77,7 +82,7 @@ def log_or_nan(x):
     return -math.inf if x == 0.0 else math.nan
 
 
-@jit
+@jit_exact
 def finite_stats(total):
     """The statistics are finite (sums of squares can overflow) and no row
     had zero density under every component (T[2], the last but one)."""
@@ -88,13 +93,13 @@ def finite_stats(total):
     return total[n - 1] == 0.0
 
 
-@jit
+@jit_exact
 def split(total, K, d):
     """Views ``(N, S1, S2 flat)`` of a statistics vector (``split_stats``)."""
     return total[:K], total[K : K + K * d].reshape((K, d)), total[K + K * d : total.shape[0] - 3]
 
 
-@jit
+@jit_exact
 def weights_means(N, S1, shift):
     """nk = N + 10 eps, means = (N shift + S1) / nk, weights = nk / sum nk
     and delta = means - shift: ``_stats.mstep``'s expressions, element by
@@ -112,7 +117,7 @@ def weights_means(N, S1, shift):
     return nk, means, weights, delta
 
 
-@jit
+@jit_exact
 def all_finite(a):
     for v in a.ravel():
         if not math.isfinite(v):
@@ -120,7 +125,7 @@ def all_finite(a):
     return True
 
 
-@jit
+@jit_exact
 def mixture_const(weights, logdet, d, means, const, center):
     """const = log w + log det - d/2 log(2 pi); center = sum_k w_k m_k, or
     means[0] when a weight is not finite (a model set by hand)."""
@@ -140,7 +145,7 @@ def mixture_const(weights, logdet, d, means, const, center):
             center[j] = means[0, j]
 
 
-@jit
+@jit_exact
 def failed(none):
     """``update``'s result when the NumPy M-step would raise; ``none``: an
     empty array of the type's covariance shape."""

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import prange
 
-from .._config import jit, jit_inline, pjit
+from .._config import jit, jit_exact, jit_inline, pjit
 from ._common import (
     BLOCK,
     add_into,
@@ -176,7 +176,7 @@ def score_rows(X, means, prec, const, center, lpn, resp, labels):
 
 
 # --- the M-step (see :mod:`mstep`) -------------------------------------------
-@jit
+@jit_exact
 def kernel_const(weights, means, prec, const, center):
     K, d = means.shape
     logdet = np.empty(K)
@@ -185,7 +185,7 @@ def kernel_const(weights, means, prec, const, center):
     mixture_const(weights, logdet, d, means, const, center)
 
 
-@jit
+@jit_exact
 def update(total, means, center, reg):
     K, d = means.shape
     none = np.empty(0)

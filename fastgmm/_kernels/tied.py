@@ -16,7 +16,7 @@ flat d*d): the M-step recovers the pooled within-component scatter from them.
 import numpy as np
 from numba import prange
 
-from .._config import jit, jit_inline, pjit
+from .._config import jit, jit_exact, jit_inline, pjit
 from ._common import (
     BLOCK,
     PITCH,
@@ -220,7 +220,7 @@ def score_rows(X, means, prec, const, center, lpn, resp, labels):
 
 
 # --- the M-step (see :mod:`mstep`) -------------------------------------------
-@jit
+@jit_exact
 def kernel_const(weights, means, prec, const, center):
     K, d = means.shape
     logdet = 0.0
@@ -229,7 +229,7 @@ def kernel_const(weights, means, prec, const, center):
     mixture_const(weights, np.full(K, logdet), d, means, const, center)
 
 
-@jit
+@jit_exact
 def update(total, means, center, reg):
     K, d = means.shape
     none = np.empty((0, 0))
