@@ -194,7 +194,14 @@ REDUCE_FLAGS = {"reassoc", "contract"}
 
 
 def jit(func, cache=True):
-    """Serial kernel helper: ``njit(nogil=True)``, cached when possible."""
+    """Serial kernel helper: ``njit(nogil=True)``, cached when possible.
+
+    A call from compiled code with a constant argument (``f(a, 0)``), or
+    with a loop counter that starts at one (``k = 0`` then ``k += 2``),
+    compiles ``f`` for ``Literal[int](0)`` besides ``int64``: type inference
+    meets the constant before the loop's other values. Callers write
+    ``np.int64(0)`` (``np.bool_(True)`` for flags) where one signature will
+    do; kept literal only where the constant is meant to specialise."""
     return _decorate(func, cache)
 
 

@@ -128,6 +128,29 @@ def test_a_small_fit_compiles_each_kernel_once():
     assert out.split() == ["1"] * 4
 
 
+def test_constant_arguments_compile_no_second_signature():
+    """A constant argument, or a loop counter started at a constant, compiled
+    the callee a second time for ``Literal[int]`` (see ``_config.jit``; cold
+    cache, all four types: 63 and 59 s against 52 and 54 s without). A cold
+    tied and diag fit and score leaves no such signature. Callees show their
+    signatures only when compiled, hence no cache; flags (Literal[bool]) may
+    specialise on purpose."""
+    out = _python(
+        "import gc, numpy as np, fastgmm; from numba.core.dispatcher import Dispatcher; "
+        "X = np.random.RandomState(0).normal(size=(500, 2)); "
+        "[fastgmm.GaussianMixture(3, covariance_type=c, random_state=0).fit(X).score(X) "
+        "for c in ('tied', 'diag')]; "
+        "ds = [o for o in gc.get_objects() if isinstance(o, Dispatcher) "
+        "and o.py_func.__module__.startswith('fastgmm') and o.signatures]; "
+        "print(len(ds), *sorted({d.py_func.__qualname__ for d in ds "
+        "if any('Literal[int]' in str(s) for s in d.signatures)}))",
+        FASTGMM_CACHE="0",
+    )
+    n_compiled, *literal = out.split()
+    assert int(n_compiled) > 20  # the callees were compiled here
+    assert literal == []
+
+
 def test_warmup_compiles_the_unrolled_kernels_it_is_asked_for():
     out = _python(
         "import fastgmm; from fastgmm._kernels import full_small; "

@@ -18,6 +18,7 @@ from .._config import (
     jit,
     jit_contract,
     jit_fma,
+    jit_inline,
     jit_reduce,
     prefer_wide_vectors,
 )
@@ -76,7 +77,7 @@ def add_into(total, part):
         total[j] += part[j]
 
 
-@jit
+@jit_inline
 def copy_into(out, at, src):
     """``out[at : at + len(src)] = src`` as a loop: Numba's slice assignment
     compiles its broadcasting and overlap checks (0.1 s a statement)."""
@@ -661,7 +662,7 @@ def _triangular_tile(U, c, Xt, nb, j0, y0, y1, y2, y3, exact):
         y3[b] = c3
     end = min(d, j0 + 4)  # input rows l < end reach columns j0..j0+3
     stop = j0 if exact else end  # 4-row steps; exact: only above the diagonal tile
-    l = 0
+    l = np.int64(0)  # one signature of _upper (see _config.jit)
     while l + 4 <= stop:
         u00, u01, u02, u03 = _upper(U, l, j0), _upper(U, l, j0 + 1), _upper(U, l, j0 + 2), _upper(U, l, j0 + 3)
         u10, u11, u12, u13 = _upper(U, l + 1, j0), _upper(U, l + 1, j0 + 1), _upper(U, l + 1, j0 + 2), _upper(U, l + 1, j0 + 3)
@@ -851,18 +852,30 @@ def block_diff_live(Xt, nb, mean, r, Dt):
 LINE = 64
 
 
-@jit
+@jit_inline
 def aligned_empty(rows, cols):
     """``np.empty((rows, cols))`` starting on a cache line. Numba aligns
     arrays to 32 bytes only, and a 512-bit load from an address 32 bytes
     into a line reads two lines (mid, one statistics pass, 2 threads, time
-    against the 256-bit kernels: 0.84 on 32-byte scratch, 0.77 on lines)."""
-    return aligned_like(rows, cols, np.empty(0))
+    against the 256-bit kernels: 0.84 on 32-byte scratch, 0.77 on lines).
+    The sizes go on as int64: callers pass constants (``PITCH``, 4), and
+    each literal would be another compiled signature."""
+    return _aligned_empty(np.int64(rows), np.int64(cols))
+
+
+@jit_inline
+def aligned_like(rows, cols, like):
+    """``aligned_empty`` in the dtype of the array ``like``."""
+    return _aligned_like(np.int64(rows), np.int64(cols), like)
 
 
 @jit
-def aligned_like(rows, cols, like):
-    """``aligned_empty`` in the dtype of the array ``like``."""
+def _aligned_empty(rows, cols):
+    return _aligned_like(rows, cols, np.empty(0))
+
+
+@jit
+def _aligned_like(rows, cols, like):
     per_line = LINE // like.itemsize
     flat = np.empty(rows * cols + per_line, like.dtype)
     skip = (-(flat.ctypes.data // like.itemsize)) % per_line

@@ -383,7 +383,7 @@ def stats(X, sw, R, means, prec, const, center):
     if _by_component(n, K, d):
         out = np.zeros(width)
         nt = n_tasks(K)
-        works = _task_work(nt, K, d, True, aux)
+        works = _task_work(nt, K, d, np.bool_(True), aux)
         Xt, lp, r, mx, ssum, lse = block_buffers(K, d, _block_like(X))
         T = np.zeros(3)
         given = R.shape[0] != 0
@@ -398,11 +398,11 @@ def stats(X, sw, R, means, prec, const, center):
                     for k in range(*task_range(t, nt, K)):
                         _logprob_k(Xl, nb, Ml, prec, const, k, _task(works, t), lp)
                 block_resp(lp, nb, sw, i0, r, mx, ssum, lse, T)
-            Xs, shifted = _shift(Xt, nb, center, aux, _task(works, 0))
+            Xs, shifted = _shift(Xt, nb, center, aux, _task(works, np.int64(0)))
             for t in prange(nt):
                 for k in range(*task_range(t, nt, K)):
                     _scatter_k(Xt, Xs, nb, means, r, k, _task(works, t), out, shifted, aux)
-        _finish(K, d, _task(works, 0), out)
+        _finish(K, d, _task(works, np.int64(0)), out)
         out[width - 3] = T[0]
         out[width - 2] = T[1]
         out[width - 1] = T[2]
@@ -443,7 +443,7 @@ def score_rows(X, means, prec, const, center, lpn, resp, labels):
     aux = _prepare(means, prec, const, center)
     if _by_component(n, K, d):
         nt = n_tasks(K)
-        works = _task_work(nt, K, d, False, aux)
+        works = _task_work(nt, K, d, np.bool_(False), aux)
         Xt, lp, r, mx, ssum, lse = block_buffers(K, d, _block_like(X))
         no_weights = np.empty(0)
         for i0 in range(0, n, BLOCK):
@@ -483,7 +483,7 @@ def update(total, means, center, reg):
     C = np.empty((K, d, d))
     full_covariances(N, S1, S2.reshape((K, d * d)), delta, nk, reg, C)
     U = np.empty((K, d, d))
-    if not all_finite(C) or inverse_cholesky_range(C, U, 0, K) >= 0:
+    if not all_finite(C) or inverse_cholesky_range(C, U, np.int64(0), K) >= 0:
         return failed(none)
     const = np.empty(K)
     c = np.empty(d)

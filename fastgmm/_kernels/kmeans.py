@@ -268,11 +268,11 @@ def _lloyd_chunk(X, sw, xmean, pre, centers, labels, lo, hi, update, out):
     for i0 in range(lo, hi, BLOCK):
         nb = min(BLOCK, hi - i0)
         Xb = _block(X, xmean, pre, i0, nb, Xt)
-        _block_sqdist(Xb, nb, centers[0], False, best_d)
+        _block_sqdist(Xb, nb, centers[0], np.bool_(False), best_d)
         for b in range(nb):
             best[b] = 0
         for k in range(1, K):
-            _block_sqdist(Xb, nb, centers[k], False, dist)
+            _block_sqdist(Xb, nb, centers[k], np.bool_(False), dist)
             for b in range(nb):
                 closer = dist[b] < best_d[b]
                 best_d[b] = dist[b] if closer else best_d[b]
@@ -337,7 +337,7 @@ def lloyd_run(X, sw, xmean, pre, centers, labels, tol, max_iter):
     total = np.zeros(K * d + K + 1)
     sq = np.empty(K * d)
     for it in range(max_iter):
-        total = _lloyd_step_serial(X, sw, xmean, pre, c, labels, True)
+        total = _lloyd_step_serial(X, sw, xmean, pre, c, labels, np.bool_(True))
         for k in range(K):
             if total[K * d + k] == 0.0:
                 return LLOYD_EMPTY, it, c, total

@@ -137,7 +137,7 @@ def _block_scatter(X, Xt, i0, nb, means, center, r, work):
         zt = Zt[j, :nb]
         for b in range(nb):
             wt[b] = rs[b] * zt[b]
-    scatter_upper(Zt, Wt, nb, S2, 0, d)
+    scatter_upper(Zt, Wt, nb, S2, np.int64(0), d)  # int64: see _config.jit
 
 
 @jit_inline
@@ -237,13 +237,14 @@ def update(total, means, center, reg):
         return failed(none)
     N, S1, S2 = split(total, K, d)
     shift = np.empty((K, d))
-    for k in range(K):
-        shift[k] = center  # statistics shifted by the one centre
+    for k in range(K):  # statistics shifted by the one centre
+        for j in range(d):  # (a loop: slice assignment compiles an error path, 1 s)
+            shift[k, j] = center[j]
     nk, m, w, delta = weights_means(N, S1, shift)
     C = np.empty((d, d))
     tied_covariance(N, S1, S2, delta, pairwise_sum(nk), reg, C)
     U = np.empty((1, d, d))
-    if not all_finite(C) or inverse_cholesky_range(C.reshape((1, d, d)), U, 0, 1) >= 0:
+    if not all_finite(C) or inverse_cholesky_range(C.reshape((1, d, d)), U, np.int64(0), np.int64(1)) >= 0:
         return failed(none)
     const = np.empty(K)
     c = np.empty(d)
