@@ -197,7 +197,7 @@ def jit(func, cache=True):
     """Serial kernel helper: ``njit(nogil=True)``, cached when possible.
 
     A call from compiled code with a constant argument (``f(a, 0)``), or
-    with a loop counter that starts at one (``k = 0`` then ``k += 2``),
+    with a loop counter that starts at a constant (``k = 0`` then ``k += 2``),
     compiles ``f`` for ``Literal[int](0)`` besides ``int64``: type inference
     meets the constant before the loop's other values. Callers write
     ``np.int64(0)`` (``np.bool_(True)`` for flags) where one signature will

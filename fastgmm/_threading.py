@@ -75,7 +75,12 @@ def call_kernel(kernel, X, *args, work=None):
 
 def runs_serial(n, work):
     """Whether :func:`call_kernel` runs the serial twin on ``n`` rows."""
-    return n_chunks(n) == 1 or _serial_only or work < _min_work
+    return n_chunks(n) == 1 or _tasks_serial(work)
+
+
+def _tasks_serial(work):
+    """Whether :func:`call_tasks` runs the serial twin."""
+    return _serial_only or work < _min_work
 
 
 def call_tasks(kernel, *args, work):
@@ -84,7 +89,7 @@ def call_tasks(kernel, *args, work):
     serial twin below ``PARALLEL_MIN_WORK`` multiply-adds and in a forked
     child."""
     global _layer
-    if _serial_only or work < _min_work:
+    if _tasks_serial(work):
         return kernel.serial(*args)
     if _layer is not None and _layer != "workqueue":
         return kernel(*args)
