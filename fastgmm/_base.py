@@ -58,6 +58,36 @@ def check_sample_weight(sample_weight, n_samples):
     return np.ascontiguousarray(sw)
 
 
+class _WritableAlias:
+    """Holds a read-only array's memory under NumPy's array interface, marked
+    writable, and the array itself (the memory lives as long as the alias)."""
+
+    __slots__ = ("__array_interface__", "base")
+
+    def __init__(self, a):
+        interface = dict(a.__array_interface__)
+        interface["data"] = (interface["data"][0], False)  # (pointer, read-only)
+        self.__array_interface__ = interface
+        self.base = a
+
+
+def kernel_view(a):
+    """``a`` itself, or a writable alias of its memory where ``a`` is read-only.
+
+    Numba compiles each kernel once per argument type, and a read-only array
+    is a type of its own: a read-only X (``np.load(mmap_mode="r")``, joblib's
+    memmaps in scikit-learn's parallel searches, pandas' ``.values`` under
+    copy-on-write) compiled every kernel a second time, which ``warmup()``
+    does not cover. The kernels never write X or the sample weights (the
+    tests check the caller's arrays afterwards), so they get the same memory,
+    not a copy, under the one compiled signature. The caller's array keeps
+    its flag; nothing else sees the alias.
+    """
+    if a.flags.writeable or a.size == 0:
+        return a
+    return np.asarray(_WritableAlias(a))
+
+
 def power_of_two_scaled(sw):
     """``sw`` times the power of two that puts its smallest positive value in
     [1, 2), unless that takes ``n * max`` beyond 2**100.
@@ -196,9 +226,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
         if validated:
             self.n_features_in_ = X.shape[1]  # as validate_data records it
         else:
-            X = validate_data(
+            X = kernel_view(validate_data(
                 self, X, dtype=_FLOAT_DTYPES, ensure_min_samples=2, order="C"
-            )
+            ))
         if X.shape[0] < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components "
@@ -206,7 +236,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 f"n_samples = {X.shape[0]}"
             )
         self._check_parameters(X)
-        sw = power_of_two_scaled(check_sample_weight(sample_weight, X.shape[0]))
+        sw = kernel_view(power_of_two_scaled(check_sample_weight(sample_weight, X.shape[0])))
         positive = np.count_nonzero(sw) if sw.shape[0] else X.shape[0]
         if positive < 2:  # a row of weight 0 acts as removed
             raise ValueError(
@@ -375,7 +405,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
     # --- inference ------------------------------------------------------------
     def _validate_X_predict(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES, order="C")
+        return kernel_view(validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES, order="C"))
 
     def _score_rows(self, X, want_resp, want_labels):
         """One parallel pass: (log-likelihood, responsibilities, labels).

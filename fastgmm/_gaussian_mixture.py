@@ -279,10 +279,12 @@ class GaussianMixture(BaseMixture):
                 params = seed_params(ct, seeds, gram, self.reg_covar, X.dtype,
                                      weight_norm=n_total, seed_weight=lightest,
                                      covariances=wanted)
+        # copies: the caller's arrays may be read-only, a compiled signature
+        # of its own for the kernels (see _base.kernel_view)
         if self.weights_init is not None:
-            params.weights = np.asarray(self.weights_init, dtype=np.float64)
+            params.weights = np.array(self.weights_init, dtype=np.float64)
         if self.means_init is not None:
-            params.means = np.asarray(self.means_init, dtype=np.float64)
+            params.means = np.array(self.means_init, dtype=np.float64)
         if self.precisions_init is not None:
             P = np.asarray(self.precisions_init, dtype=np.float64)
             params.precisions_cholesky = ct.prec_chol_from_precisions(P)

@@ -323,7 +323,9 @@ def label_stats(ct, X, sw, labels, K, center, shift):
     keys = labels.astype(np.int16) if K <= np.iinfo(np.int16).max else labels
     U1 = np.zeros(ct.shape(1, d))
     const = np.zeros(1)
-    means = np.ascontiguousarray(shift, dtype=np.float64)
+    # a copy: a broadcast shift ('tied') of one row counts as contiguous and
+    # would reach the kernel read-only (a compiled signature of its own)
+    means = np.array(shift, dtype=np.float64)
     s2_size = ct.kernels_for(d).S2_SIZE.py_func  # plain arithmetic: no compiled kernel to load
     nS2 = s2_size(1, d)
     shared = s2_size(2, d) == nS2  # one S2 for all components

@@ -35,7 +35,7 @@ from sklearn import config_context
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
-from ._base import _FLOAT_DTYPES, check_sample_weight, power_of_two_scaled
+from ._base import _FLOAT_DTYPES, check_sample_weight, kernel_view, power_of_two_scaled
 from ._config import CHUNK_SIZE, n_chunks
 from ._covariance import COVARIANCE_TYPES
 from ._gaussian_mixture import GaussianMixture
@@ -681,9 +681,9 @@ def select_model(
     proto._validate_params()
     seed = _seed(random_state)
     # X once (records feature names / n_features_in_ on the prototype)
-    X = validate_data(proto, X, dtype=_FLOAT_DTYPES, ensure_min_samples=2, order="C")
+    X = kernel_view(validate_data(proto, X, dtype=_FLOAT_DTYPES, ensure_min_samples=2, order="C"))
     ks = _as_grid_of_k(n_components, X.shape[0])
-    sw_checked = check_sample_weight(sample_weight, X.shape[0])
+    sw_checked = kernel_view(check_sample_weight(sample_weight, X.shape[0]))
     sw = sw_checked if sw_checked.shape[0] else None
     if sw is not None and not np.isfinite(np.sum(sw)):
         raise ValueError(

@@ -62,9 +62,34 @@ def test_non_contiguous_input_gives_the_contiguous_result(X, view, dtype):
 
 
 def test_readonly_input(X):
+    want = fit(X.copy(), n_components=2).predict_proba(X)
     X.setflags(write=False)
     gm = fit(X, n_components=2)
     assert_sane(gm, X)
+    np.testing.assert_array_equal(gm.predict_proba(X), want)
+    assert not X.flags.writeable
+
+
+def test_kernel_view_aliases_read_only_memory():
+    """What the kernels get for a read-only array: the same memory under a
+    writable flag (one compiled signature), alive after the caller's array
+    is gone; a writable or empty array as it is."""
+    import gc
+
+    from fastgmm._base import kernel_view
+
+    a = np.arange(12.0).reshape(3, 4)
+    assert kernel_view(a) is a
+    a.setflags(write=False)
+    v = kernel_view(a)
+    assert v.flags.writeable and v.flags.c_contiguous and not a.flags.writeable
+    assert v.dtype == a.dtype and v.shape == a.shape and np.shares_memory(v, a)
+    del a
+    gc.collect()
+    np.testing.assert_array_equal(v, np.arange(12.0).reshape(3, 4))
+    empty = np.empty((0, 2))
+    empty.setflags(write=False)
+    assert kernel_view(empty) is empty
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

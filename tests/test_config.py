@@ -27,16 +27,6 @@ def test_import_compiles_nothing():
     assert version.count(".") == 2
 
 
-def test_cache_can_be_switched_off():
-    out = _python(
-        "import numpy as np, fastgmm; from fastgmm._kernels import full; "
-        "fastgmm.GaussianMixture(2, random_state=0).fit(np.random.rand(50, 2)); "
-        "print(fastgmm._config.CACHE, type(full.stats._cache).__name__)",
-        FASTGMM_CACHE="0",
-    )
-    assert out.split() == ["False", "NullCache"]
-
-
 def test_cache_is_on_by_default():
     out = _python(
         "import fastgmm; from fastgmm._kernels import full; "
@@ -66,26 +56,69 @@ def test_quiet_fallback_without_writable_cache(monkeypatch):
     assert kernel(np.float64(2.0)) == 4.0
 
 
-def test_small_fits_compile_no_chunk_function_on_its_own():
-    # calls too small for threads run the serial twins, which inline their
-    # chunk functions (pjit's inline_serial); the thin block wrappers are
-    # inlined everywhere (jit_inline): none of them is compiled by itself
-    out = _python(
-        "import numpy as np, fastgmm; "
-        "from fastgmm._kernels import full, tied, diag, spherical, kmeans; "
-        "X = np.random.default_rng(0).normal(size=(300, 2)); "
-        "[fastgmm.GaussianMixture(2, covariance_type=c, random_state=0).fit(X).score(X) "
-        "for c in ('full', 'tied', 'diag', 'spherical')]; "
-        "types = (full, tied, diag, spherical); "
-        "alone = [f for m in types for f in (m._chunk, m._score_chunk, m._block_logprob, "
-        "m._block_scatter, m._finish, m._work)] + [kmeans._min_chunk, kmeans._pots_chunk, "
-        "kmeans._lloyd_chunk, kmeans._block, full._scatter_k, full._logprob_k]; "
-        "twins = [f for m in types for f in (m.stats.serial, m.score_rows.serial)] + "
-        "[kmeans.plusplus_steps.serial, kmeans.lloyd_step.serial]; "
-        "print(sum(len(f.signatures) for f in alone), min(len(f.signatures) for f in twins))",
-        FASTGMM_CACHE="0",
-    )
-    assert out.split() == ["0", "1"]
+#: with the disk cache off (a callee shows its signatures only where it was
+#: compiled, not loaded from the cache): a fit and score of each covariance
+#: type, then the same from read-only X, sample weights and initial
+#: parameters; prints the cache setting, the signatures of the chunk and
+#: block functions compiled on their own and the fewest of a serial twin, how
+#: many fastgmm functions were compiled, and those compiled for a Literal[int]
+#: or a read-only array
+_NO_CACHE_FITS = """
+import gc, numpy as np, fastgmm
+from numba.core import types
+from numba.core.dispatcher import Dispatcher
+from fastgmm._kernels import full, tied, diag, spherical, kmeans
+X = np.random.RandomState(0).normal(size=(500, 2))
+for c in ("full", "tied", "diag", "spherical"):
+    gm = fastgmm.GaussianMixture(3, covariance_type=c, random_state=0).fit(X)
+    gm.score(X)
+    ro = [a.copy() for a in (X, np.linspace(1, 2, 500), gm.weights_, gm.means_, gm.precisions_)]
+    for a in ro:
+        a.flags.writeable = False
+    fastgmm.GaussianMixture(3, covariance_type=c, weights_init=ro[2], means_init=ro[3],
+                            precisions_init=ro[4]).fit(ro[0], sample_weight=ro[1]).score(ro[0])
+    assert not any(a.flags.writeable for a in ro)
+types_ = (full, tied, diag, spherical)
+alone = [f for m in types_ for f in (m._chunk, m._score_chunk, m._block_logprob,
+         m._block_scatter, m._finish, m._work)] + [kmeans._min_chunk, kmeans._pots_chunk,
+         kmeans._lloyd_chunk, kmeans._block, full._scatter_k, full._logprob_k]
+twins = [f for m in types_ for f in (m.stats.serial, m.score_rows.serial)] + [
+    kmeans.plusplus_steps.serial, kmeans.lloyd_step.serial]
+ds = [o for o in gc.get_objects() if isinstance(o, Dispatcher)
+      and o.py_func.__module__.startswith("fastgmm") and o.signatures]
+def names(test):
+    return ",".join(sorted({d.py_func.__qualname__ for d in ds
+                            if any(test(s) for s in d.signatures)})) or "-"
+print(fastgmm._config.CACHE, type(full.stats._cache).__name__,
+      sum(len(f.signatures) for f in alone), min(len(f.signatures) for f in twins), len(ds),
+      names(lambda s: "Literal[int]" in str(s)),
+      names(lambda s: any(isinstance(t, types.Array) and not t.mutable for t in s)))
+"""
+
+
+def test_uncached_small_fits_compile_each_function_once():
+    """One subprocess with the disk cache off (``FASTGMM_CACHE=0``), which
+    compiles every function a small fit needs (about a minute on 2 cores):
+
+    - the cache can be switched off;
+    - calls too small for threads run the serial twins, which inline their
+      chunk functions (pjit's ``inline_serial``); the thin block wrappers are
+      inlined everywhere (``jit_inline``): none is compiled by itself;
+    - a constant argument, or a loop counter started at a constant, compiled
+      the callee a second time for ``Literal[int]`` (see ``_config.jit``;
+      cold cache, all four types: 63 and 59 s against 52 and 54 s without):
+      none is (flags, ``Literal[bool]``, may specialise on purpose);
+    - a read-only array is a type of its own: read-only X, weights or initial
+      parameters compiled every kernel again (``_base.kernel_view``); none
+      does, and the caller's arrays stay read-only.
+    """
+    out = _python(_NO_CACHE_FITS, FASTGMM_CACHE="0")
+    cache, cache_type, n_alone, min_twin, n_compiled, literal, readonly = out.split()
+    assert (cache, cache_type) == ("False", "NullCache")
+    assert n_alone == "0" and min_twin == "1"
+    assert int(n_compiled) > 20  # the callees were compiled here
+    assert literal == "-"
+    assert readonly == "-"
 
 
 def test_inline_serial_names_globals_the_driver_reads():
@@ -126,29 +159,6 @@ def test_a_small_fit_compiles_each_kernel_once():
         "print(*[len(ct.kernels_for(2).stats.serial.signatures) for ct in C.values()])"
     )
     assert out.split() == ["1"] * 4
-
-
-def test_constant_arguments_compile_no_second_signature():
-    """A constant argument, or a loop counter started at a constant, compiled
-    the callee a second time for ``Literal[int]`` (see ``_config.jit``; cold
-    cache, all four types: 63 and 59 s against 52 and 54 s without). A cold
-    tied and diag fit and score leaves no such signature. Callees show their
-    signatures only when compiled, hence no cache; flags (Literal[bool]) may
-    specialise on purpose."""
-    out = _python(
-        "import gc, numpy as np, fastgmm; from numba.core.dispatcher import Dispatcher; "
-        "X = np.random.RandomState(0).normal(size=(500, 2)); "
-        "[fastgmm.GaussianMixture(3, covariance_type=c, random_state=0).fit(X).score(X) "
-        "for c in ('tied', 'diag')]; "
-        "ds = [o for o in gc.get_objects() if isinstance(o, Dispatcher) "
-        "and o.py_func.__module__.startswith('fastgmm') and o.signatures]; "
-        "print(len(ds), *sorted({d.py_func.__qualname__ for d in ds "
-        "if any('Literal[int]' in str(s) for s in d.signatures)}))",
-        FASTGMM_CACHE="0",
-    )
-    n_compiled, *literal = out.split()
-    assert int(n_compiled) > 20  # the callees were compiled here
-    assert literal == []
 
 
 def test_warmup_compiles_the_unrolled_kernels_it_is_asked_for():

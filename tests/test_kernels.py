@@ -165,8 +165,13 @@ def test_full_by_component_matches_naive(rng, dtype, weighted, given):
 #: inside S1 and inside S2 (groups of 20 sums)
 UNROLLED_DIMS = [3, 7, 10, 16]
 
+#: the drivers are the same cloned code for every d (the generated per-row
+#: functions, tested alone for every UNROLLED_DIMS, are what differs), and
+#: a driver's first compilation costs about 4 s per feature (d = 16: 70 s)
+UNROLLED_DRIVER_DIMS = [3, 10]
 
-@pytest.mark.parametrize("d", UNROLLED_DIMS)
+
+@pytest.mark.parametrize("d", UNROLLED_DRIVER_DIMS)
 def test_full_unrolled_kernels_match_naive(rng, d):
     """The full kernels generated for a fixed d (``full_small``) against the
     NumPy twins: statistics (weighted, float32) and scores, serial and
@@ -422,6 +427,29 @@ def test_full_prepare_near_center(rng):
         assert full_small._build(3).prepare(np.array([[dist, 0, 0]]), U3, np.zeros(1), np.zeros(3))[1][0] == want
     # the generic kernels (d = 2, d >= 17) do not sum around c: nothing to prepare
     assert full._prepare(means, U, np.zeros(K), center)[1].shape == (0,)
+
+
+@pytest.mark.parametrize("d", UNROLLED_DIMS)
+def test_unrolled_logprob_matches_naive(rng, d):
+    """The generated log-density of one component (``full_small``'s
+    ``_logprob_k``) on a block: const_k - |U_k^T (x - m_k)|^2 / 2 in every
+    row up to nb, the NumPy twin's; the other components' rows untouched."""
+    from fastgmm._kernels import full_small
+    from fastgmm._kernels._common import PITCH
+
+    K, nb = 3, 201
+    logprob_k = full_small._build(d).logprob_k
+    weights, means, covs, U = random_params(rng, K, d, "full")
+    Xt = np.zeros((d, PITCH))
+    Xt[:, :nb] = _data(rng, nb, d, np.float64, means).T
+    const = rng.normal(size=K)
+    aux = full_small._build(d).prepare(means, U, const, means[0])
+    work = full_small._build(d).work(K, d, True, aux)
+    lp = np.full((K, PITCH), 7.0)
+    logprob_k(Xt, nb, means, U, const, 1, work, lp)
+    want = const[1] - 0.5 * np.sum(((Xt[:, :nb].T - means[1]) @ U[1]) ** 2, axis=1)
+    np.testing.assert_allclose(lp[1, :nb], want, rtol=1e-12, atol=1e-12)
+    assert np.all(lp[1, nb:] == 7.0) and np.all(lp[[0, 2]] == 7.0)
 
 
 @pytest.mark.parametrize("d", UNROLLED_DIMS)

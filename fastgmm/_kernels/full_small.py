@@ -180,7 +180,8 @@ def _build(d):
         score_rows=env["score_rows"],
         S2_SIZE=full.S2_SIZE,
         n_features=d,
-        scatter_k=env["_scatter_k"],  # for the tests
+        logprob_k=env["_logprob_k"],  # for the tests
+        scatter_k=env["_scatter_k"],
         prepare=env["_prepare"],
         work=env["_work"],
     )
