@@ -346,11 +346,13 @@ class BaseMixture(DensityMixin, BaseEstimator):
         """
         ct = self._covariance()
         cov = getattr(self, "covariances_", None)
+        # a model loaded read-only (joblib.load(mmap_mode="r")) reaches the
+        # kernels under their one signature too
         params = Params(
-            np.asarray(self.weights_, dtype=np.float64),
-            np.asarray(self.means_, dtype=np.float64),
-            None if cov is None else np.asarray(cov, dtype=np.float64),
-            np.asarray(self.precisions_cholesky_, dtype=np.float64),
+            kernel_view(np.asarray(self.weights_, dtype=np.float64)),
+            kernel_view(np.asarray(self.means_, dtype=np.float64)),
+            None if cov is None else kernel_view(np.asarray(cov, dtype=np.float64)),
+            kernel_view(np.asarray(self.precisions_cholesky_, dtype=np.float64)),
         )
         means = params.means
         if means.ndim != 2 or means.shape[1] != n_features:

@@ -70,6 +70,31 @@ def test_readonly_input(X):
     assert not X.flags.writeable
 
 
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_model_loaded_read_only_predicts_and_warm_starts(tmp_path, X, cov_type):
+    """joblib.load(mmap_mode="r") gives the fitted arrays as read-only
+    memmaps (a service sharing one model file between processes): the same
+    predictions, and a warm start leaves the loaded arrays as they were
+    (writing one would fault: the pages are mapped read-only)."""
+    import joblib
+
+    gm = fit(X, n_components=3, covariance_type=cov_type)
+    joblib.dump(gm, tmp_path / "gm.joblib")
+    loaded = joblib.load(tmp_path / "gm.joblib", mmap_mode="r")
+    arrays = {k: v for k, v in vars(loaded).items() if isinstance(v, np.memmap)}
+    assert "means_" in arrays and not any(v.flags.writeable for v in arrays.values())
+    np.testing.assert_array_equal(loaded.predict_proba(X), gm.predict_proba(X))
+    np.testing.assert_array_equal(loaded.score_samples(X), gm.score_samples(X))
+    copies = {k: np.array(v) for k, v in arrays.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded.set_params(warm_start=True, max_iter=2).fit(X)
+        gm.set_params(warm_start=True, max_iter=2).fit(X)
+    np.testing.assert_array_equal(loaded.means_, gm.means_)
+    for k, v in arrays.items():
+        np.testing.assert_array_equal(v, copies[k])
+
+
 def test_kernel_view_aliases_read_only_memory():
     """What the kernels get for a read-only array: the same memory under a
     writable flag (one compiled signature), alive after the caller's array

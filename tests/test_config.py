@@ -59,7 +59,8 @@ def test_quiet_fallback_without_writable_cache(monkeypatch):
 #: with the disk cache off (a callee shows its signatures only where it was
 #: compiled, not loaded from the cache): a fit and score of each covariance
 #: type, then the same from read-only X, sample weights and initial
-#: parameters; prints the cache setting, the signatures of the chunk and
+#: parameters, and a prediction and warm start of a model whose arrays are
+#: read-only; prints the cache setting, the signatures of the chunk and
 #: block functions compiled on their own and the fewest of a serial twin, how
 #: many fastgmm functions were compiled, and those compiled for a Literal[int]
 #: or a read-only array
@@ -78,6 +79,11 @@ for c in ("full", "tied", "diag", "spherical"):
     fastgmm.GaussianMixture(3, covariance_type=c, weights_init=ro[2], means_init=ro[3],
                             precisions_init=ro[4]).fit(ro[0], sample_weight=ro[1]).score(ro[0])
     assert not any(a.flags.writeable for a in ro)
+    for a in vars(gm).values():  # a model loaded with joblib.load(mmap_mode="r")
+        if isinstance(a, np.ndarray):
+            a.flags.writeable = False
+    gm.predict(X)
+    gm.set_params(warm_start=True, max_iter=2, tol=0).fit(X)
 types_ = (full, tied, diag, spherical)
 alone = [f for m in types_ for f in (m._chunk, m._score_chunk, m._block_logprob,
          m._block_scatter, m._finish, m._work)] + [kmeans._min_chunk, kmeans._pots_chunk,
@@ -108,9 +114,10 @@ def test_uncached_small_fits_compile_each_function_once():
       the callee a second time for ``Literal[int]`` (see ``_config.jit``;
       cold cache, all four types: 63 and 59 s against 52 and 54 s without):
       none is (flags, ``Literal[bool]``, may specialise on purpose);
-    - a read-only array is a type of its own: read-only X, weights or initial
-      parameters compiled every kernel again (``_base.kernel_view``); none
-      does, and the caller's arrays stay read-only.
+    - a read-only array is a type of its own: read-only X, weights, initial
+      parameters or fitted parameters compiled the kernels again
+      (``_base.kernel_view``); none does, and the caller's arrays stay
+      read-only.
     """
     out = _python(_NO_CACHE_FITS, FASTGMM_CACHE="0")
     cache, cache_type, n_alone, min_twin, n_compiled, literal, readonly = out.split()
