@@ -325,3 +325,29 @@ def rejit(dispatcher, env, suffix):
             func, suffix + "__serial", env, clone.inline_serial, **options
         )
     return clone
+
+
+def rejit_all(env, names, suffix):
+    """Replaces the kernels ``names`` in ``env`` (a copy of a kernel module's
+    globals, with some overridden: block functions, constants) by their
+    :func:`rejit` against ``env``: the module's kernels specialised for one
+    case, compiled on first use and cached on disk under their own names.
+    ``names`` are every function that reads an overridden global, and their
+    callers up to the drivers. Returns ``env``."""
+    for name in names:
+        env[name] = rejit(env[name], env, suffix)
+    return env
+
+
+def source_tag(path, *texts):
+    """8 hex digits of the SHA-1 of the file ``path`` and of ``texts``: for
+    the names of specialised kernels, whose disk-cache entries Numba checks
+    against the generic module's file only, so that a change to what
+    specialises them (the file ``path``, generated code) renames them."""
+    import hashlib
+
+    with open(path, "rb") as f:
+        digest = hashlib.sha1(f.read())
+    for text in texts:
+        digest.update(text.encode())
+    return digest.hexdigest()[:8]

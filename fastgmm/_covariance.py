@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 from scipy import linalg
 
-from ._kernels import diag, full, full_small, spherical, tied
+from ._kernels import diag, full, full_small, spherical, tied, tied_small
 from ._kernels.linalg import (
     full_covariances,
     inverse_cholesky_upper,
@@ -323,7 +323,8 @@ class CovarianceType:
 
     def kernels_for(self, d):
         """The kernel module (or namespace with the same functions) for data
-        of ``d`` features: 'full' has unrolled kernels for 3 <= d <= 16."""
+        of ``d`` features: 'full' has kernels built for each d <= 16, 'tied'
+        for d < 12 (``_kernels.full_small``, ``_kernels.tied_small``)."""
         return self.kernels if self.kernels_by_d is None else self.kernels_by_d(d)
 
     def param_shapes(self, K, d):
@@ -368,6 +369,7 @@ COVARIANCE_TYPES = {
         factor_work=lambda K, d: d**3 // 2,
         shift_is_center=True,
         seed_covariances=_tied_seed_cov,
+        kernels_by_d=tied_small.kernels_for,
         relative_variance=_tied_relative_variance,
         is_matrix=True,
     ),

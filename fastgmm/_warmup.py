@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 
-def warmup(dtypes=("float64", "float32"), n_features=(2,)):
+def warmup(dtypes=("float64", "float32"), n_features=(2, 17)):
     """Compile (or load from the on-disk cache) every fastgmm kernel.
 
     Fits and scores a tiny model for each covariance type and dtype, which
@@ -20,11 +20,14 @@ def warmup(dtypes=("float64", "float32"), n_features=(2,)):
     ----------
     dtypes : {'float64', 'float32'} or a sequence of them, default=('float64', 'float32')
         The input dtypes to compile for.
-    n_features : int or sequence of int, default=(2,)
-        Feature counts to compile for. Every count shares the same kernels
-        except the full covariance type's unrolled ones for 3 to 16 features
-        (``_kernels.full_small``), compiled for each such count on first use:
-        list the counts a service will fit.
+    n_features : int or sequence of int, default=(2, 17)
+        Feature counts to compile for. The default covers every count but 3
+        to 16 for the full covariance type, whose kernels are built for each
+        such count (``_kernels.full_small``) and compiled on first use: list
+        the counts a service will fit. (Kernels shared by several counts:
+        full on 2 features has its own, 1 runs diag's, from 17 the generic
+        ones; tied has one set below 12 features and one from 12, diag and
+        spherical one for all.)
     """
     from ._config import CHUNK_SIZE
 

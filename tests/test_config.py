@@ -62,13 +62,14 @@ def test_quiet_fallback_without_writable_cache(monkeypatch):
 #: parameters, and a prediction and warm start of a model whose arrays are
 #: read-only; prints the cache setting, the signatures of the chunk and
 #: block functions compiled on their own and the fewest of a serial twin, how
-#: many fastgmm functions were compiled, and those compiled for a Literal[int]
-#: or a read-only array
+#: many fastgmm functions were compiled, the tiled products compiled (none is
+#: needed for 2 features), and those compiled for a Literal[int] or a
+#: read-only array
 _NO_CACHE_FITS = """
 import gc, numpy as np, fastgmm
 from numba.core import types
 from numba.core.dispatcher import Dispatcher
-from fastgmm._kernels import full, tied, diag, spherical, kmeans
+from fastgmm._kernels import full, kmeans
 X = np.random.RandomState(0).normal(size=(500, 2))
 for c in ("full", "tied", "diag", "spherical"):
     gm = fastgmm.GaussianMixture(3, covariance_type=c, random_state=0).fit(X)
@@ -84,19 +85,24 @@ for c in ("full", "tied", "diag", "spherical"):
             a.flags.writeable = False
     gm.predict(X)
     gm.set_params(warm_start=True, max_iter=2, tol=0).fit(X)
-types_ = (full, tied, diag, spherical)
-alone = [f for m in types_ for f in (m._chunk, m._score_chunk, m._block_logprob,
-         m._block_scatter, m._finish, m._work)] + [kmeans._min_chunk, kmeans._pots_chunk,
-         kmeans._lloyd_chunk, kmeans._block, full._scatter_k, full._logprob_k]
-twins = [f for m in types_ for f in (m.stats.serial, m.score_rows.serial)] + [
-    kmeans.plusplus_steps.serial, kmeans.lloyd_step.serial]
+from fastgmm._covariance import COVARIANCE_TYPES as C
 ds = [o for o in gc.get_objects() if isinstance(o, Dispatcher)
       and o.py_func.__module__.startswith("fastgmm") and o.signatures]
+# by name: the specialised copies (full_small, tied_small) count too
+alone = [f for f in ds if f.py_func.__name__ in ("_chunk", "_score_chunk", "_block_logprob",
+         "_block_scatter", "_finish", "_work", "_min_chunk", "_pots_chunk", "_lloyd_chunk",
+         "_block", "_scatter_k", "_logprob_k")]
+twins = [f for ct in C.values() for f in (ct.kernels_for(2).stats.serial,
+         ct.kernels_for(2).score_rows.serial)] + [
+    kmeans.plusplus_steps.serial, kmeans.lloyd_step.serial]
+tiled = [f for f in ds if f.py_func.__name__ in (
+    "_triangular_tile", "_triangular_maha_tiled", "triangular_maha", "_scatter_upper_4x4")]
 def names(test):
     return ",".join(sorted({d.py_func.__qualname__ for d in ds
                             if any(test(s) for s in d.signatures)})) or "-"
 print(fastgmm._config.CACHE, type(full.stats._cache).__name__,
       sum(len(f.signatures) for f in alone), min(len(f.signatures) for f in twins), len(ds),
+      ",".join(f.py_func.__qualname__ for f in tiled) or "-",
       names(lambda s: "Literal[int]" in str(s)),
       names(lambda s: any(isinstance(t, types.Array) and not t.mutable for t in s)))
 """
@@ -114,16 +120,19 @@ def test_uncached_small_fits_compile_each_function_once():
       the callee a second time for ``Literal[int]`` (see ``_config.jit``;
       cold cache, all four types: 63 and 59 s against 52 and 54 s without):
       none is (flags, ``Literal[bool]``, may specialise on purpose);
+    - the kernels for 2 features (``full_small``, ``tied_small``) leave the
+      4 x 4 tiled products out (see ``full._FEATURES``);
     - a read-only array is a type of its own: read-only X, weights, initial
       parameters or fitted parameters compiled the kernels again
       (``_base.kernel_view``); none does, and the caller's arrays stay
       read-only.
     """
     out = _python(_NO_CACHE_FITS, FASTGMM_CACHE="0")
-    cache, cache_type, n_alone, min_twin, n_compiled, literal, readonly = out.split()
+    cache, cache_type, n_alone, min_twin, n_compiled, tiled, literal, readonly = out.split()
     assert (cache, cache_type) == ("False", "NullCache")
     assert n_alone == "0" and min_twin == "1"
     assert int(n_compiled) > 20  # the callees were compiled here
+    assert tiled == "-"
     assert literal == "-"
     assert readonly == "-"
 
@@ -139,12 +148,14 @@ def test_inline_serial_names_globals_the_driver_reads():
 
 
 def test_warmup_compiles_everything():
-    # the kernels each type runs on warmup's 2 features
+    # the kernels each type runs on any number of features but full's 3..16
+    # (tied's switch at 12 too) after warmup on its default 2 and 17
     out = _python(
         "import fastgmm; from fastgmm._kernels import kmeans; "
         "from fastgmm._covariance import COVARIANCE_TYPES as C; "
         "fastgmm.warmup(); "
-        "print(all(len(f.signatures) >= 2 for m in (ct.kernels_for(2) for ct in C.values()) "
+        "print(all(len(f.signatures) >= 2 for m in (ct.kernels_for(d) for ct in C.values() "
+        "for d in (2, 12, 17) if (ct.name, d) != ('full', 12)) "
         "for f in (m.stats, m.stats.serial, m.score_rows, m.score_rows.serial)), "
         "min(len(kmeans.lloyd_step.signatures), len(kmeans.lloyd_step.serial.signatures), "
         "len(kmeans.lloyd_run.signatures)), "

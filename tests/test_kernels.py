@@ -233,12 +233,54 @@ def test_full_kernels_on_one_feature_are_diags(rng, dtype):
     assert np.mean(labels == want_labels) > 0.999
 
 
-def test_full_kernels_outside_the_unrolled_range_are_the_generic_ones():
-    from fastgmm._kernels import full
+def test_kernels_for_each_number_of_features():
+    from fastgmm._kernels import full, full_small, tied, tied_small
 
     ct = COVARIANCE_TYPES["full"]
-    assert ct.kernels_for(2) is full and ct.kernels_for(17) is full
+    assert ct.kernels_for(17) is full and ct.kernels_for(2) is full_small._build(2)
+    tied_ct = COVARIANCE_TYPES["tied"]
+    assert tied_ct.kernels_for(12) is tied
+    assert tied_ct.kernels_for(1) is tied_ct.kernels_for(11) is tied_small._build()
     assert COVARIANCE_TYPES["diag"].kernels_for(10) is COVARIANCE_TYPES["diag"].kernels
+
+
+#: the kernels the covariance table picks that are not its generic module
+#: (besides full's unrolled 3..16): full on 2 features, tied below 12, and
+#: either side of tied's switch
+SPECIALISED = [("full", 2), ("tied", 1), ("tied", 2), ("tied", 11), ("tied", 12)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cov_type, d", SPECIALISED)
+def test_specialised_kernels_match_naive(rng, cov_type, d, dtype):
+    """``kernels_for(d)`` against the NumPy twins: weighted E-step statistics,
+    statistics from given responsibilities, scores, and the serial twins
+    bitwise equal to the parallel drivers."""
+    K = 4
+    weights, means, covs, U = random_params(rng, K, d, cov_type)
+    X = _data(rng, N_ROWS, d, dtype, means)
+    sw = rng.uniform(0, 3, size=N_ROWS)
+    ct = COVARIANCE_TYPES[cov_type]
+    kernels = ct.kernels_for(d)
+    m, Uk, const, center = kernel_args(ct, Params(weights, means, covs, U))
+    args = (X, sw, np.empty((0, 0), X.dtype), m, Uk, const, center)
+    got = kernels.stats(*args)
+    np.testing.assert_allclose(got, naive.stats(X, sw, None, weights, means, U, center, cov_type),
+                               **_tol(dtype))
+    np.testing.assert_array_equal(kernels.stats.serial(*args), got)
+    R = rng.dirichlet(np.ones(K), size=N_ROWS).astype(dtype)
+    got = kernels.stats(X, sw, R, m, Uk, const, center)
+    np.testing.assert_allclose(got, naive.stats(X, sw, R, None, means, None, center, cov_type),
+                               **_tol(dtype))
+    lpn, resp, labels = np.empty(N_ROWS), np.empty((N_ROWS, K)), np.empty(N_ROWS, np.int64)
+    kernels.score_rows(X, m, Uk, const, center, lpn, resp, labels)
+    want_lpn, want_resp, want_labels = naive.score_rows(X, weights, means, U, cov_type)
+    np.testing.assert_allclose(lpn, want_lpn, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(resp, want_resp, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(labels, want_labels)
+    lpn1 = np.empty(N_ROWS)
+    kernels.score_rows.serial(X, m, Uk, const, center, lpn1, np.empty((0, 0)), np.empty(0, np.int64))
+    np.testing.assert_array_equal(lpn1, lpn)
 
 
 @pytest.mark.parametrize("cov_type", COV_TYPES)

@@ -443,23 +443,33 @@ SCATTER_TILE4_MIN = 12
 #: ``triangular_rows``) use 4 x 4 register tiles
 TRIANGULAR_TILE_MIN = 16
 
+#: features below which neither product uses 4 x 4 tiles: kernels built for
+#: such d call ``scatter_upper_2x4`` and ``triangular_rows_by_column``
+#: directly, and the tiled code is not compiled for them (``tied_small``)
+UNTILED_MAX = min(SCATTER_TILE4_MIN, TRIANGULAR_TILE_MIN) - 1
 
-@jit_reduce
+
+@jit
 def scatter_upper(A, W, nb, S, base, stride):
     """S[base + j stride + l] += sum_b W[j, b] A[l, b] for j <= l < e
-    (e = rows of A).
+    (e = rows of A): ``scatter_upper_2x4`` for fewer than
+    ``SCATTER_TILE4_MIN`` rows, else ``_scatter_upper_4x4``."""
+    if A.shape[0] < SCATTER_TILE4_MIN:
+        scatter_upper_2x4(A, W, nb, S, base, stride)
+    else:
+        _scatter_upper_4x4(A, W, nb, S, base, stride)
 
-    A symmetric rank-nb update on feature-major blocks, computed as 4 x 4
-    register tiles of dot products: eight row loads feed sixteen
-    multiply-adds (2 x 4 tiles, six loads for eight: d = 50, one block,
-    34 -> 44 GFLOP/s). Rows and columns past the end of a ragged last tile
-    repeat the last one and are not written. Tiles that straddle the
+
+@jit_reduce
+def _scatter_upper_4x4(A, W, nb, S, base, stride):
+    """``scatter_upper`` as a symmetric rank-nb update on feature-major
+    blocks, computed as 4 x 4 register tiles of dot products: eight row loads
+    feed sixteen multiply-adds (2 x 4 tiles, six loads for eight: d = 50, one
+    block, 34 -> 44 GFLOP/s). Rows and columns past the end of a ragged last
+    tile repeat the last one and are not written. Tiles that straddle the
     diagonal also write a few entries below it, which callers never read.
     """
     e = A.shape[0]
-    if e < SCATTER_TILE4_MIN:
-        _scatter_upper_2x4(A, W, nb, S, base, stride)
-        return
     last = e - 1
     for j in range(0, e, 4):
         w0 = W[j, :nb]
@@ -522,7 +532,7 @@ def _add_tile_row(S, row, l, e, s0, s1, s2, s3):
 
 
 @jit_reduce
-def _scatter_upper_2x4(A, W, nb, S, base, stride):
+def scatter_upper_2x4(A, W, nb, S, base, stride):
     """``scatter_upper`` in 2 x 4 tiles (few rows: less spent on the
     repeated rows of a ragged 4 x 4 tile; d = 5: 8.5 -> 12.4 GFLOP/s)."""
     e = A.shape[0]
@@ -741,21 +751,28 @@ def triangular_rows(U, Zt, nb, Vt, Y):
     """Vt[j, :nb] = sum_{l <= j} U[l, j] Zt[l, :nb] (= (Z U)^T for upper U),
     rows innermost; ``Y`` is (4, >= nb) scratch. d >= TRIANGULAR_TILE_MIN:
     4 x 4 register tiles, as ``triangular_maha`` (the rows of a ragged last
-    tile past d go to ``Y``); smaller d: one output row at a time."""
+    tile past d go to ``Y``); smaller d: ``triangular_rows_by_column``."""
     d = U.shape[0]
-    if d >= TRIANGULAR_TILE_MIN:
-        no_bias = Y[0, :0]
-        for j0 in range(0, d, 4):
-            _triangular_tile(
-                U, no_bias, Zt, nb, j0, Vt[j0, :nb],
-                Vt[j0 + 1, :nb] if j0 + 1 < d else Y[1, :nb],
-                Vt[j0 + 2, :nb] if j0 + 2 < d else Y[2, :nb],
-                Vt[j0 + 3, :nb] if j0 + 3 < d else Y[3, :nb],
-                True,  # Zt holds deviations x - c, which may have overflowed
-            )
+    if d < TRIANGULAR_TILE_MIN:
+        triangular_rows_by_column(U, Zt, nb, Vt, Y)
         return
+    no_bias = Y[0, :0]
+    for j0 in range(0, d, 4):
+        _triangular_tile(
+            U, no_bias, Zt, nb, j0, Vt[j0, :nb],
+            Vt[j0 + 1, :nb] if j0 + 1 < d else Y[1, :nb],
+            Vt[j0 + 2, :nb] if j0 + 2 < d else Y[2, :nb],
+            Vt[j0 + 3, :nb] if j0 + 3 < d else Y[3, :nb],
+            True,  # Zt holds deviations x - c, which may have overflowed
+        )
+
+
+@jit
+def triangular_rows_by_column(U, Zt, nb, Vt, Y):
+    """``triangular_rows`` one output row at a time (any d; the product for
+    fewer than TRIANGULAR_TILE_MIN features)."""
     yy = Y[0, :nb]
-    for j in range(d):
+    for j in range(U.shape[0]):
         _triangular_column(U, Zt, nb, j, yy, 0.0)
         vj = Vt[j, :nb]
         for b in range(nb):

@@ -1,25 +1,26 @@
-"""Full-covariance kernels unrolled for a fixed number of features, 3 to 16.
+"""Full-covariance kernels built for a fixed number of features, 2 to 16.
 
 The generic block functions of :mod:`full` loop over features at run time, so
 every partial result of the triangular product and of the scatter goes
-through L1 between loops. For a known d, the per-component functions below are
-generated as straight-line code inside one loop over the rows of a block: the
-triangular products y = U_k^T x - U_k^T m_k and the scatter sums stay in
-registers for each vector of rows (d = 10, 16 components, 100k rows, one
-thread: log-densities 9.3 -> 3.9 ms, scatter 6.1 -> 3.4 ms). The scatter
+through L1 between loops. For a known d from 3, the per-component functions
+below are generated as straight-line code inside one loop over the rows of a
+block: the triangular products y = U_k^T x - U_k^T m_k and the scatter sums
+stay in registers for each vector of rows (d = 10, 16 components, 100k rows,
+one thread: log-densities 9.3 -> 3.9 ms, scatter 6.1 -> 3.4 ms). The scatter
 reads deviations from the block's x - c, shared by the components near the
-centre c (see :mod:`full`), and adds each block's sums once.
+centre c (see :mod:`full`), and adds each block's sums once. For d = 2 the
+module's own two-feature loops are kept and only they are compiled.
 
 ``kernels_for(d)`` returns the kernels of :mod:`full` (``stats``,
 ``score_rows``, ``S2_SIZE``) built for d: the module's drivers and block loops
-are cloned with the generated ``_logprob_k`` and ``_scatter_k`` as globals
-(Numba binds a function's globals when it compiles it), under their own
-names (``stats__d10_<digest of the generated code>``...), so each d is compiled only when first used and
-cached on disk like the generic kernels. Outside 3..16 it returns :mod:`full`.
+are cloned with ``_FEATURES = d`` and, from 3, the generated ``_logprob_k``
+and ``_scatter_k`` as globals (Numba binds a function's globals when it
+compiles it), under their own names (``stats__d10_<digest>``...), so each d
+is compiled only when first used and cached on disk like the generic kernels.
+From 17 features it returns :mod:`full`, for one feature :mod:`full_1d`.
 """
 
 import functools
-import hashlib
 import threading
 import types
 
@@ -34,8 +35,8 @@ MAX_D = 16
 #: (d = 10: groups of 8 / 12 / 20 / 28 / 55 sums: 4.1 / 3.8 / 3.4 / 3.9 / 4.3 ms)
 SCATTER_GROUP = 24
 
-#: the functions of :mod:`full` that reach ``_logprob_k``, ``_scatter_k`` or
-#: ``_SCATTER_SHIFTED``, callees first
+#: the functions of :mod:`full` that reach ``_logprob_k``, ``_scatter_k``,
+#: ``_SCATTER_SHIFTED`` or ``_FEATURES``, callees first
 _CLONED = (
     "_prepare",
     "_work",
@@ -145,10 +146,10 @@ _lock = threading.Lock()
 def kernels_for(d):
     """The kernels of :mod:`full` for data of d features (see the module
     docstring); for one feature those of :mod:`full_1d`; :mod:`full`
-    itself for 2 and from 17 features."""
+    itself from 17 features."""
     if d == 1:
         return full_1d.KERNELS
-    if not MIN_D <= d <= MAX_D:
+    if not 2 <= d <= MAX_D:
         return full
     with _lock:  # two threads' first fits at one d build it once
         return _build(d)
@@ -156,25 +157,23 @@ def kernels_for(d):
 
 @functools.lru_cache(maxsize=None)
 def _build(d):
-    env = dict(
-        vars(full),
-        block_diff_live=_common.block_diff_live,
-        add_block_stats=_common.add_block_stats,
-        prefer_wide_vectors=_config.prefer_wide_vectors,
-        _SCATTER_SHIFTED=True,
-    )
-    sources = (logprob_source(d), scatter_source(d))
-    # the digest of the generated text and of this file in the cached
-    # drivers' names: the disk cache checks only full.py, so new generated
-    # code must not find old entries (_config's decorators add the code
-    # generation settings to every name)
-    with open(__file__, "rb") as f:
-        salt = f.read()
-    tag = hashlib.sha1("".join(sources).encode() + salt).hexdigest()[:8]
-    env["_logprob_k"] = _compile(sources[0], "_logprob_k", tag, _config.jit_fma, env)
-    env["_scatter_k"] = _compile(sources[1], "_scatter_k", tag, _config.jit_reduce, env)
-    for name in _CLONED:
-        env[name] = _config.rejit(getattr(full, name), env, f"__d{d}_{tag}")
+    overrides = dict(_FEATURES=d)
+    sources = ()
+    if d >= MIN_D:
+        sources = (logprob_source(d), scatter_source(d))
+        overrides.update(
+            block_diff_live=_common.block_diff_live,
+            add_block_stats=_common.add_block_stats,
+            prefer_wide_vectors=_config.prefer_wide_vectors,
+            _SCATTER_SHIFTED=True,
+        )
+    # this file and the generated text in the names: see _config.source_tag
+    tag = _config.source_tag(__file__, *sources)
+    env = dict(vars(full), **overrides)
+    if sources:
+        env["_logprob_k"] = _compile(sources[0], "_logprob_k", tag, _config.jit_fma, env)
+        env["_scatter_k"] = _compile(sources[1], "_scatter_k", tag, _config.jit_reduce, env)
+    _config.rejit_all(env, _CLONED, f"__d{d}_{tag}")
     return types.SimpleNamespace(
         stats=env["stats"],
         score_rows=env["score_rows"],

@@ -35,8 +35,10 @@ from ._common import (
     n_chunks,
     nonzero,
     scatter_upper,
+    scatter_upper_2x4,
     total,
     triangular_rows,
+    triangular_rows_by_column,
 )
 from .linalg import inverse_cholesky_range, tied_covariance
 from .mstep import (
@@ -54,6 +56,15 @@ from .mstep import (
 @jit_inline
 def S2_SIZE(K, d):
     return d * d
+
+
+#: the kernels are built for at most ``_common.UNTILED_MAX`` features, whose
+#: products use no 4 x 4 tiles: True in the clones of :mod:`tied_small`,
+#: whose block functions then call the untiled loops directly, and Numba,
+#: pruning the branch on this constant before typing, does not compile the
+#: tiled ones (see ``full._FEATURES`` for what the two cut from an
+#: empty-cache start)
+_SMALL_D = False
 
 
 @jit
@@ -97,7 +108,10 @@ def _block_logprob(Xt, nb, means, prec, const, center, aux, work, lp):
     K, d = means.shape
     Zt, Vt, Y, maha = work[0], work[1], work[2], work[3]
     block_diff_t(Xt, nb, center, Zt)
-    triangular_rows(prec, Zt, nb, Vt, Y)
+    if _SMALL_D:
+        triangular_rows_by_column(prec, Zt, nb, Vt, Y)
+    else:
+        triangular_rows(prec, Zt, nb, Vt, Y)
     mh = maha[:nb]
     for k in range(K):
         for b in range(nb):
@@ -137,7 +151,10 @@ def _block_scatter(X, Xt, i0, nb, means, center, r, work):
         zt = Zt[j, :nb]
         for b in range(nb):
             wt[b] = rs[b] * zt[b]
-    scatter_upper(Zt, Wt, nb, S2, np.int64(0), d)  # int64: see _config.jit
+    if _SMALL_D:  # int64: see _config.jit
+        scatter_upper_2x4(Zt, Wt, nb, S2, np.int64(0), d)
+    else:
+        scatter_upper(Zt, Wt, nb, S2, np.int64(0), d)
 
 
 @jit_inline
