@@ -108,18 +108,24 @@ def test_score_rows_matches_naive(rng, cov_type, dtype, d):
     weights, means, covs, U = random_params(rng, K, d, cov_type)
     X = _data(rng, N_ROWS, d, dtype, means)
     ct = COVARIANCE_TYPES[cov_type]
-    m, Uk, const, center = kernel_args(ct, Params(weights, means, covs, U))
-    lpn = np.empty(N_ROWS)
-    resp = np.empty((N_ROWS, K))
-    labels = np.empty(N_ROWS, dtype=np.int64)
-    ct.kernels.score_rows(X, m, Uk, const, center, lpn, resp, labels)
-    want_lpn, want_resp, want_labels = naive.score_rows(X, weights, means, U, cov_type)
+    kargs = kernel_args(ct, Params(weights, means, covs, U))
+    _assert_scores_match_naive(ct.kernels.score_rows, ct.kernels.score_rows, X, kargs,
+                               (weights, means, U), cov_type)
+
+
+def _assert_scores_match_naive(score_rows, again, X, kargs, params, cov_type):
+    """``score_rows(X, *kargs, ...)`` against the NumPy twin for ``params``
+    (weights, means, U); then ``again`` (the same kernel or another path of
+    it) with the optional outputs skipped gives the same log-likelihoods."""
+    n, K = X.shape[0], kargs[0].shape[0]
+    lpn, resp, labels = np.empty(n), np.empty((n, K)), np.empty(n, dtype=np.int64)
+    score_rows(X, *kargs, lpn, resp, labels)
+    want_lpn, want_resp, want_labels = naive.score_rows(X, *params, cov_type)
     np.testing.assert_allclose(lpn, want_lpn, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(resp, want_resp, rtol=1e-9, atol=1e-12)
     np.testing.assert_array_equal(labels, want_labels)
-    # the optional outputs may be skipped
-    lpn2 = np.empty(N_ROWS)
-    ct.kernels.score_rows(X, m, Uk, const, center, lpn2, np.empty((0, 0)), np.empty(0, np.int64))
+    lpn2 = np.empty(n)
+    again(X, *kargs, lpn2, np.empty((0, 0)), np.empty(0, np.int64))
     np.testing.assert_array_equal(lpn2, lpn)
 
 
@@ -272,15 +278,8 @@ def test_specialised_kernels_match_naive(rng, cov_type, d, dtype):
     got = kernels.stats(X, sw, R, m, Uk, const, center)
     np.testing.assert_allclose(got, naive.stats(X, sw, R, None, means, None, center, cov_type),
                                **_tol(dtype))
-    lpn, resp, labels = np.empty(N_ROWS), np.empty((N_ROWS, K)), np.empty(N_ROWS, np.int64)
-    kernels.score_rows(X, m, Uk, const, center, lpn, resp, labels)
-    want_lpn, want_resp, want_labels = naive.score_rows(X, weights, means, U, cov_type)
-    np.testing.assert_allclose(lpn, want_lpn, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(resp, want_resp, rtol=1e-9, atol=1e-12)
-    np.testing.assert_array_equal(labels, want_labels)
-    lpn1 = np.empty(N_ROWS)
-    kernels.score_rows.serial(X, m, Uk, const, center, lpn1, np.empty((0, 0)), np.empty(0, np.int64))
-    np.testing.assert_array_equal(lpn1, lpn)
+    _assert_scores_match_naive(kernels.score_rows, kernels.score_rows.serial, X,
+                               (m, Uk, const, center), (weights, means, U), cov_type)
 
 
 @pytest.mark.parametrize("cov_type", COV_TYPES)
