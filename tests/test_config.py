@@ -62,9 +62,9 @@ def test_quiet_fallback_without_writable_cache(monkeypatch):
 #: parameters, and a prediction and warm start of a model whose arrays are
 #: read-only; prints the cache setting, the signatures of the chunk and
 #: block functions compiled on their own and the fewest of a serial twin, how
-#: many fastgmm functions were compiled, the tiled products compiled (none is
-#: needed for 2 features), and those compiled for a Literal[int] or a
-#: read-only array
+#: many fastgmm functions were compiled, the tiled products and by-component
+#: scratch compiled (none is needed for 2 features), and those compiled for a
+#: Literal[int] or a read-only array
 _NO_CACHE_FITS = """
 import gc, numpy as np, fastgmm
 from numba.core import types
@@ -95,14 +95,14 @@ alone = [f for f in ds if f.py_func.__name__ in ("_chunk", "_score_chunk", "_blo
 twins = [f for ct in C.values() for f in (ct.kernels_for(2).stats.serial,
          ct.kernels_for(2).score_rows.serial)] + [
     kmeans.plusplus_steps.serial, kmeans.lloyd_step.serial]
-tiled = [f for f in ds if f.py_func.__name__ in (
-    "_triangular_tile", "_triangular_maha_tiled", "triangular_maha", "_scatter_upper_4x4")]
+unneeded = [f for f in ds if f.py_func.__name__ in ("_triangular_tile", "_triangular_maha_tiled",
+            "triangular_maha", "_scatter_upper_4x4", "_task_work")]
 def names(test):
     return ",".join(sorted({d.py_func.__qualname__ for d in ds
                             if any(test(s) for s in d.signatures)})) or "-"
 print(fastgmm._config.CACHE, type(full.stats._cache).__name__,
       sum(len(f.signatures) for f in alone), min(len(f.signatures) for f in twins), len(ds),
-      ",".join(f.py_func.__qualname__ for f in tiled) or "-",
+      ",".join(f.py_func.__qualname__ for f in unneeded) or "-",
       names(lambda s: "Literal[int]" in str(s)),
       names(lambda s: any(isinstance(t, types.Array) and not t.mutable for t in s)))
 """
@@ -121,18 +121,19 @@ def test_uncached_small_fits_compile_each_function_once():
       cold cache, all four types: 63 and 59 s against 52 and 54 s without):
       none is (flags, ``Literal[bool]``, may specialise on purpose);
     - the kernels for 2 features (``full_small``, ``tied_small``) leave the
-      4 x 4 tiled products out (see ``full._FEATURES``);
+      4 x 4 tiled products and the by-component passes out (see
+      ``full._FEATURES``);
     - a read-only array is a type of its own: read-only X, weights, initial
       parameters or fitted parameters compiled the kernels again
       (``_base.kernel_view``); none does, and the caller's arrays stay
       read-only.
     """
     out = _python(_NO_CACHE_FITS, FASTGMM_CACHE="0")
-    cache, cache_type, n_alone, min_twin, n_compiled, tiled, literal, readonly = out.split()
+    cache, cache_type, n_alone, min_twin, n_compiled, unneeded, literal, readonly = out.split()
     assert (cache, cache_type) == ("False", "NullCache")
     assert n_alone == "0" and min_twin == "1"
     assert int(n_compiled) > 20  # the callees were compiled here
-    assert tiled == "-"
+    assert unneeded == "-"
     assert literal == "-"
     assert readonly == "-"
 

@@ -182,7 +182,8 @@ UNROLLED_DRIVER_DIMS = [3, 10]
 def test_full_unrolled_kernels_match_naive(rng, d):
     """The full kernels generated for a fixed d (``full_small``) against the
     NumPy twins: statistics (weighted, float32) and scores, serial and
-    parallel drivers, both passes (rows and components)."""
+    parallel drivers, by chunks of rows (below 16 features the clones have no
+    by-component passes: the test below)."""
     from fastgmm._kernels import full_small
 
     ct = COVARIANCE_TYPES["full"]
@@ -203,6 +204,29 @@ def test_full_unrolled_kernels_match_naive(rng, d):
         want_lpn, want_resp, _ = naive.score_rows(X, weights, means, U, "full")
         np.testing.assert_allclose(lpn, want_lpn, rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(resp, want_resp, rtol=1e-9, atol=1e-12)
+
+
+def test_full_unrolled_by_component_matches_naive(rng):
+    """The one unrolled clone with by-component passes (16 features; see
+    ``full._FEATURES``), few rows of many components, parallel drivers only
+    (the serial twins compile the generated code again): statistics and
+    scores against the NumPy twins. A clone below 16 features compiles
+    without them."""
+    from fastgmm._kernels import full
+
+    n, K, d = 700, 17, full.BY_COMPONENT_MIN_D
+    assert full._by_component(n, K, d) and not full._by_component(n, K, d - 1)
+    ct = COVARIANCE_TYPES["full"]
+    kernels = ct.kernels_for(d)
+    weights, means, covs, U = random_params(rng, K, d, "full")
+    X = _data(rng, n, d, np.float32, means)
+    sw = rng.uniform(0, 3, size=n)
+    kargs = kernel_args(ct, Params(weights, means, covs, U))
+    got = kernels.stats(X, sw, np.empty((0, 0), X.dtype), *kargs)
+    want = naive.stats(X, sw, None, weights, means, U, kargs[3], "full")
+    np.testing.assert_allclose(got, want, **_tol(X.dtype))
+    _assert_scores_match_naive(kernels.score_rows, kernels.score_rows, X, kargs,
+                               (weights, means, U), "full")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

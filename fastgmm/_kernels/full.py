@@ -65,10 +65,11 @@ _SCATTER_SHIFTED = False
 #: the number of features the kernels are built for: 0 (this module) for any
 #: d; the clones of :mod:`full_small` for one d set it. Numba prunes a branch
 #: on a global constant before typing, so a clone compiles only its own
-#: path: for d = 2, the two-feature loops ``_logprob_2d`` and ``_scatter_2d``
-#: instead of the triangular products, tiles and by-component passes (with
+#: path. For d = 2 that is the two-feature loops ``_logprob_2d`` and
+#: ``_scatter_2d``, not the triangular products and tiles (with
 #: :mod:`tied_small`, an empty-cache fit and score of the four covariance
-#: types on 1,000 x 2: 55.1 -> 43.9 s, mean of two runs each, alternating)
+#: types on 1,000 x 2: 55.1 -> 43.9 s, mean of two runs each, alternating);
+#: below ``BY_COMPONENT_MIN_D`` no clone has the by-component passes
 _FEATURES = 0
 
 
@@ -351,6 +352,10 @@ def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     out[n - 1] = T[2]
 
 
+#: features from which ``_by_component`` may choose the by-component passes
+BY_COMPONENT_MIN_D = 16
+
+
 @jit_inline
 def _by_component(n, K, d):
     """Few rows (at most 16 blocks) of many large components: the passes run
@@ -359,7 +364,7 @@ def _by_component(n, K, d):
     (1,797 x 41 digits, K = 200: 2.7 MB per chunk), and no whole blocks
     left to share unevenly between threads (7 blocks on 2 threads). The
     choice depends on the shape only: results never depend on threads."""
-    return n <= 16 * BLOCK and K >= 16 and d >= 16
+    return n <= 16 * BLOCK and K >= 16 and d >= BY_COMPONENT_MIN_D
 
 
 @jit
@@ -392,7 +397,7 @@ def stats(X, sw, R, means, prec, const, center):
     K, d = means.shape
     width = K + K * d + S2_SIZE(K, d) + 3
     aux = _prepare(means, prec, const, center)
-    if _FEATURES != 2 and _by_component(n, K, d):
+    if (_FEATURES == 0 or _FEATURES >= BY_COMPONENT_MIN_D) and _by_component(n, K, d):
         out = np.zeros(width)
         nt = n_tasks(K)
         works = _task_work(nt, K, d, np.bool_(True), aux)
@@ -453,7 +458,7 @@ def score_rows(X, means, prec, const, center, lpn, resp, labels):
     n = X.shape[0]
     K, d = means.shape
     aux = _prepare(means, prec, const, center)
-    if _FEATURES != 2 and _by_component(n, K, d):
+    if (_FEATURES == 0 or _FEATURES >= BY_COMPONENT_MIN_D) and _by_component(n, K, d):
         nt = n_tasks(K)
         works = _task_work(nt, K, d, np.bool_(False), aux)
         Xt, lp, r, mx, ssum, lse = block_buffers(K, d, _block_like(X))
