@@ -142,9 +142,10 @@ def _prepare(means, prec, const, center):
     ``SHIFT_SAFE`` (finite products). The last three: ``_reference``."""
     K, d = means.shape
     if _FEATURES == 2:  # x - m_k taken row by row: no bias trick to centre
-        return np.empty((0, d)), np.zeros(0, dtype=np.bool_), np.empty(0), np.empty((0, d)), False
-    x0, moved, centre = _reference(means, prec, const)
-    if not _SCATTER_SHIFTED:  # the generic kernels do not read the first two
+        x0, moved, centre = np.empty(0), np.empty((0, d)), False
+    else:
+        x0, moved, centre = _reference(means, prec, const)
+    if not _SCATTER_SHIFTED:  # the generic kernels and d = 2 do not read the first two
         return np.empty((0, d)), np.zeros(0, dtype=np.bool_), x0, moved, centre
     delta = np.empty((K, d))
     near = np.zeros(K, dtype=np.bool_)
