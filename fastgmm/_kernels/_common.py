@@ -115,17 +115,14 @@ def split_stats(total, K, d):
 
 @jit
 def load_block(X, i0, nb, Xt):
-    """Xt[:, :nb] = X[i0:i0+nb].T (a feature-major block, float64 or X's
-    own float32).
+    """Xt[:, :nb] = X[i0:i0+nb].T (a float64 feature-major block; float32
+    rows are widened here, exactly).
 
     Few features: one strided column at a time, which vectorises (d = 2,
     100k rows: 0.17 -> 0.07 ms); more: row by row, contiguous reads, and
-    float32 rows into a float64 block eight rows at a time (d = 20, 200k
-    rows: 1.50 -> 1.25 ms; float64 gains nothing at d = 20: tall-diag 0.031
-    -> 0.035 s per iteration). float32 into a float32 block: eight rows at
-    a time up to 12 features (1M rows, 1 thread, against row by row: d = 5
-    1.47x, 12 1.19x), row by row from 16, where the eight-row copy falls
-    behind once X is out of cache (d = 20: 5.0 against 11.9 ms).
+    float32 rows eight at a time (d = 20, 200k rows: 1.50 -> 1.25 ms;
+    float64 gains nothing at d = 20: tall-diag 0.031 -> 0.035 s per
+    iteration).
     """
     d = X.shape[1]
     if d == 2:
@@ -142,7 +139,7 @@ def load_block(X, i0, nb, Xt):
                 xj[b] = X[i0 + b, j]
         return
     b0 = 0  # rows before b0 are done eight at a time (float32 only)
-    if X.itemsize == 4 and (Xt.itemsize == 8 or d <= 12):
+    if X.itemsize == 4:
         while b0 + 8 <= nb:  # one 8-wide store per row of Xt
             r = i0 + b0
             for j in range(d):
@@ -880,36 +877,24 @@ def aligned_empty(rows, cols):
     return _aligned_empty(np.int64(rows), np.int64(cols))
 
 
-@jit_inline
-def aligned_like(rows, cols, like):
-    """``aligned_empty`` in the dtype of the array ``like``."""
-    return _aligned_like(np.int64(rows), np.int64(cols), like)
-
-
 @jit
 def _aligned_empty(rows, cols):
-    return _aligned_like(rows, cols, np.empty(0))
-
-
-@jit
-def _aligned_like(rows, cols, like):
-    per_line = LINE // like.itemsize
-    flat = np.empty(rows * cols + per_line, like.dtype)
-    skip = (-(flat.ctypes.data // like.itemsize)) % per_line
+    per_line = LINE // 8
+    flat = np.empty(rows * cols + per_line)
+    skip = (-(flat.ctypes.data // 8)) % per_line
     return flat[skip : skip + rows * cols].reshape((rows, cols))
 
 
 @jit
-def block_buffers(K, d, like):
+def block_buffers(K, d):
     """Per-chunk scratch of the drivers: (Xt, lp, r, mx, ssum, lse), rows
     on cache lines (``PITCH`` is a whole number of lines). The feature-major
-    block Xt takes the dtype of ``like``: X itself for diag and spherical,
-    whose float32 rows are widened to float64 where they are used (exactly);
-    a float32 block is half the cache (d = 20: 21 KiB, inside a 32 KiB L1,
-    instead of 42 KiB)."""
-    pitch = BLOCK + LINE // like.itemsize  # PITCH for float64
+    block Xt is float64 for either dtype of X: float32 rows are widened once,
+    as they are loaded, rather than in every pass that reads them (a float32
+    diag statistics pass against float64, 1M x 20, K = 8, 1 and 2 threads,
+    Zen 4: 0.95-1.03 on a float32 block, 1.07-1.13 on a float64 one)."""
     return (
-        aligned_like(d, pitch, like),
+        aligned_empty(d, PITCH),
         aligned_empty(K, PITCH),
         aligned_empty(K, PITCH),
         aligned_empty(1, BLOCK)[0],

@@ -45,13 +45,6 @@ def _prepare(means, prec, const, center):
 
 
 @jit_inline
-def _block_like(X):
-    """The array whose dtype the feature-major block takes: X's own (rows
-    are widened to float64 where they are used, exactly)."""
-    return X
-
-
-@jit_inline
 def _work(K, d, scatter, aux):
     ks = K if scatter else 0
     return (
@@ -94,9 +87,8 @@ def _maha(Xt, nb, mean, prec, mh):
 @jit_fma
 def _maha2(Xt, nb, m, p, k, out):
     """out[k, :nb] and out[k + 1, :nb] = the ``_maha`` of components k and
-    k + 1 in one pass: each feature row is loaded (and, for float32, widened)
-    once for both (d = 20, block in L1, ns per row, component and feature:
-    float64 0.046 -> 0.040, float32 0.061 -> 0.048)."""
+    k + 1 in one pass: each feature row is loaded once for both (d = 20,
+    ns per row, component and feature: 0.046 -> 0.040)."""
     d = m.shape[1]
     h0 = out[k, :nb]
     h1 = out[k + 1, :nb]
@@ -111,10 +103,10 @@ def _maha2(Xt, nb, m, p, k, out):
         q0, q1, q2, q3 = p[k + 1, j], p[k + 1, j + 1], p[k + 1, j + 2], p[k + 1, j + 3]
         x0, x1, x2, x3 = Xt[j, :nb], Xt[j + 1, :nb], Xt[j + 2, :nb], Xt[j + 3, :nb]
         for b in range(nb):
-            y0 = np.float64(x0[b])
-            y1 = np.float64(x1[b])
-            y2 = np.float64(x2[b])
-            y3 = np.float64(x3[b])
+            y0 = x0[b]
+            y1 = x1[b]
+            y2 = x2[b]
+            y3 = x3[b]
             t0 = (y0 - a0) * p0
             t1 = (y1 - a1) * p1
             t2 = (y2 - a2) * p2
@@ -130,7 +122,7 @@ def _maha2(Xt, nb, m, p, k, out):
         a, c, pa, pc = m[k, j], m[k + 1, j], p[k, j], p[k + 1, j]
         xt = Xt[j, :nb]
         for b in range(nb):
-            y = np.float64(xt[b])
+            y = xt[b]
             t = (y - a) * pa
             u = (y - c) * pc
             h0[b] += t * t
@@ -192,9 +184,8 @@ def _scatter_one(Xt, nb, means, r, k, work):
 @jit_inline
 def _scatter_pair(Xt, nb, means, r, k, work):
     """``_scatter_one`` of components k and k + 1, four features per pass
-    (the last d % 4 one by one): each feature row is loaded, and for float32
-    widened, once for both (d = 20, block in L1, ns per row, component and
-    feature: float64 0.054 -> 0.048, float32 0.068 -> 0.059)."""
+    (the last d % 4 one by one): each feature row is loaded once for both
+    (d = 20, ns per row, component and feature: 0.054 -> 0.048)."""
     d = means.shape[1]
     S1, S2 = work[1], work[2]
     j = np.int64(0)
@@ -220,10 +211,10 @@ def _moments4x2(r, Xt, j, m, k, nb, S1, S2, d):
     s0 = s1 = s2 = s3 = e0 = e1 = e2 = e3 = 0.0
     q0 = q1 = q2 = q3 = f0 = f1 = f2 = f3 = 0.0
     for b in range(nb):
-        y0 = np.float64(x0[b])
-        y1 = np.float64(x1[b])
-        y2 = np.float64(x2[b])
-        y3 = np.float64(x3[b])
+        y0 = x0[b]
+        y1 = x1[b]
+        y2 = x2[b]
+        y3 = x3[b]
         ra = r0[b]
         rc = r1[b]
         t0 = y0 - a0
@@ -328,7 +319,7 @@ def _finish(K, d, work, out):
 @jit
 def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     K, d = means.shape
-    Xt, lp, r, mx, ssum, lse = block_buffers(K, d, _block_like(X))
+    Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
     work = _work(K, d, True, aux)
     T = np.zeros(3)
     given = R.shape[0] != 0
@@ -372,7 +363,7 @@ def stats(X, sw, R, means, prec, const, center):
 def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
     K, d = means.shape
     lo, hi = chunk_rows(c, X.shape[0])
-    Xt, lp, r, mx, ssum, lse = block_buffers(K, d, _block_like(X))
+    Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
     no_weights = np.empty(0)
     work = _work(K, d, False, aux)
     for i0 in range(lo, hi, BLOCK):

@@ -169,13 +169,6 @@ def _prepare(means, prec, const, center):
     return delta, near, x0, moved, centre
 
 
-@jit
-def _block_like(X):
-    """The array whose dtype the feature-major block takes: float64 for every
-    X (``_shift`` writes x - c over it)."""
-    return np.empty(0)
-
-
 @jit_inline
 def _work(K, d, scatter, aux):
     e = d if scatter else 0
@@ -331,7 +324,7 @@ def _finish(K, d, work, out):
 @jit
 def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     K, d = means.shape
-    Xt, lp, r, mx, ssum, lse = block_buffers(K, d, _block_like(X))
+    Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
     work = _work(K, d, True, aux)
     T = np.zeros(3)
     given = R.shape[0] != 0
@@ -402,7 +395,7 @@ def stats(X, sw, R, means, prec, const, center):
         out = np.zeros(width)
         nt = n_tasks(K)
         works = _task_work(nt, K, d, np.bool_(True), aux)
-        Xt, lp, r, mx, ssum, lse = block_buffers(K, d, _block_like(X))
+        Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
         T = np.zeros(3)
         given = R.shape[0] != 0
         for i0 in range(0, n, BLOCK):
@@ -443,7 +436,7 @@ def stats(X, sw, R, means, prec, const, center):
 def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
     K, d = means.shape
     lo, hi = chunk_rows(c, X.shape[0])
-    Xt, lp, r, mx, ssum, lse = block_buffers(K, d, _block_like(X))
+    Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
     no_weights = np.empty(0)
     work = _work(K, d, False, aux)
     for i0 in range(lo, hi, BLOCK):
@@ -462,7 +455,7 @@ def score_rows(X, means, prec, const, center, lpn, resp, labels):
     if (_FEATURES == 0 or _FEATURES >= BY_COMPONENT_MIN_D) and _by_component(n, K, d):
         nt = n_tasks(K)
         works = _task_work(nt, K, d, np.bool_(False), aux)
-        Xt, lp, r, mx, ssum, lse = block_buffers(K, d, _block_like(X))
+        Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
         no_weights = np.empty(0)
         for i0 in range(0, n, BLOCK):
             nb = min(BLOCK, n - i0)

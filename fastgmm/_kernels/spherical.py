@@ -45,13 +45,6 @@ def _prepare(means, prec, const, center):
 
 
 @jit_inline
-def _block_like(X):
-    """The array whose dtype the feature-major block takes: X's own (rows
-    are widened to float64 where they are used, exactly)."""
-    return X
-
-
-@jit_inline
 def _work(K, d, scatter, aux):
     ks = K if scatter else 0
     return (
@@ -113,7 +106,7 @@ def _finish(K, d, work, out):
 @jit
 def _chunk(X, sw, R, lo, hi, means, prec, const, center, aux, out):
     K, d = means.shape
-    Xt, lp, r, mx, ssum, lse = block_buffers(K, d, _block_like(X))
+    Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
     work = _work(K, d, True, aux)
     T = np.zeros(3)
     given = R.shape[0] != 0
@@ -157,7 +150,7 @@ def stats(X, sw, R, means, prec, const, center):
 def _score_chunk(X, c, means, prec, const, center, aux, lpn, resp, labels):
     K, d = means.shape
     lo, hi = chunk_rows(c, X.shape[0])
-    Xt, lp, r, mx, ssum, lse = block_buffers(K, d, _block_like(X))
+    Xt, lp, r, mx, ssum, lse = block_buffers(K, d)
     no_weights = np.empty(0)
     work = _work(K, d, False, aux)
     for i0 in range(lo, hi, BLOCK):
